@@ -1,0 +1,460 @@
+#include "catalog.h"
+
+#include <string.h>
+
+#include "git-util.h"
+#include "nearby-error.h"
+#include "opt-in.h"
+#include "scanner.h"
+
+#define CONFIG_SETTLE_MS 50
+
+struct _NearbyRepo
+{
+  gatomicrefcount ref_count;
+  NearbyCatalog *catalog; /* unowned; NULL once dropped from it */
+  char *gitdir;           /* the common directory, no trailing '/' */
+  git_repository *git;
+  GPtrArray *opt_ins;     /* NearbyOptIn */
+  GFileMonitor *monitor;
+  guint reload_id;
+  GHashTable *reach;      /* refname -> NearbyReach of its last tip */
+};
+
+struct _NearbyCatalog
+{
+  GObject parent_instance;
+  GStrv roots;
+  guint max_depth;
+  gboolean nested;
+  GPtrArray *repos;       /* NearbyRepo, sorted by gitdir */
+  GHashTable *by_name;    /* name -> NearbyBranch */
+  GHashTable *reported;   /* problems already logged once */
+};
+
+G_DEFINE_TYPE (NearbyCatalog, nearby_catalog, G_TYPE_OBJECT)
+
+enum
+{
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+static void rebuild (NearbyCatalog *self);
+
+static NearbyRepo *
+repo_ref (NearbyRepo *repo)
+{
+  g_atomic_ref_count_inc (&repo->ref_count);
+  return repo;
+}
+
+static void
+repo_unref (NearbyRepo *repo)
+{
+  if (repo == NULL || !g_atomic_ref_count_dec (&repo->ref_count))
+    return;
+  g_clear_handle_id (&repo->reload_id, g_source_remove);
+  if (repo->monitor != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (repo->monitor, repo);
+      g_file_monitor_cancel (repo->monitor);
+      g_object_unref (repo->monitor);
+    }
+  g_clear_pointer (&repo->opt_ins, g_ptr_array_unref);
+  g_clear_pointer (&repo->reach, g_hash_table_unref);
+  git_repository_free (repo->git);
+  g_free (repo->gitdir);
+  g_free (repo);
+}
+
+NearbyBranch *
+nearby_branch_ref (NearbyBranch *branch)
+{
+  return g_rc_box_acquire (branch);
+}
+
+static void
+branch_clear (NearbyBranch *branch)
+{
+  g_free (branch->name);
+  g_free (branch->branch);
+  g_free (branch->refname);
+  repo_unref (branch->repo);
+}
+
+void
+nearby_branch_unref (NearbyBranch *branch)
+{
+  g_rc_box_release_full (branch, (GDestroyNotify) branch_clear);
+}
+
+git_repository *
+nearby_branch_git (NearbyBranch *branch)
+{
+  return branch->repo->git;
+}
+
+const char *
+nearby_branch_gitdir (NearbyBranch *branch)
+{
+  return branch->repo->gitdir;
+}
+
+void
+nearby_upload_target_clear (NearbyUploadTarget *target)
+{
+  g_clear_pointer (&target->reach, nearby_reach_unref);
+}
+
+gboolean
+nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolean with_reach,
+                       GError **error)
+{
+  git_repository *git = branch->repo->git;
+  int rc;
+
+  memset (target, 0, sizeof *target);
+  target->repo = git;
+  target->branch = branch->branch;
+  target->refname = branch->refname;
+
+  rc = git_reference_name_to_id (&target->tip, git, branch->refname);
+  if (rc == GIT_ENOTFOUND)
+    {
+      g_autoptr (git_reference) head = NULL;
+
+      /* A new repository's first branch exists only as HEAD's target. */
+      if (git_reference_lookup (&head, git, "HEAD") == 0 &&
+          git_reference_type (head) == GIT_REFERENCE_SYMBOLIC &&
+          strcmp (git_reference_symbolic_target (head), branch->refname) == 0)
+        {
+          target->unborn = TRUE;
+          return TRUE;
+        }
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND, "branch '%s' of %s no longer exists",
+                   branch->branch, branch->repo->gitdir);
+      return FALSE;
+    }
+  if (rc < 0)
+    return nearby_git_error (error, rc, "cannot read %s in %s", branch->refname, branch->repo->gitdir);
+
+  if (with_reach)
+    {
+      NearbyReach *reach = g_hash_table_lookup (branch->repo->reach, branch->refname);
+
+      if (reach == NULL || !git_oid_equal (nearby_reach_tip (reach), &target->tip))
+        {
+          gint64 start = g_get_monotonic_time ();
+
+          reach = nearby_reach_new (git, &target->tip, error);
+          if (reach == NULL)
+            return FALSE;
+          g_debug ("%s: %u commits reachable from %s (%.1f ms)", branch->name,
+                   nearby_reach_size (reach), git_oid_tostr_s (&target->tip),
+                   (g_get_monotonic_time () - start) / 1000.0);
+          g_hash_table_replace (branch->repo->reach, g_strdup (branch->refname), reach);
+        }
+      target->reach = nearby_reach_ref (reach);
+    }
+  return TRUE;
+}
+
+/* ---- repositories ---- */
+
+static gboolean
+reload_opt_ins (NearbyRepo *repo)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) opt_ins = NULL;
+  g_autoptr (git_repository) fresh = nearby_git_open (repo->gitdir, &error);
+
+  /* A fresh handle, so that libgit2 reads the new config from disk. */
+  if (fresh != NULL)
+    opt_ins = nearby_opt_ins_read (fresh, &error);
+  if (opt_ins == NULL)
+    {
+      g_warning ("%s: %s; serving nothing from it", repo->gitdir, error->message);
+      opt_ins = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_opt_in_free);
+    }
+  g_clear_pointer (&repo->opt_ins, g_ptr_array_unref);
+  repo->opt_ins = g_steal_pointer (&opt_ins);
+  if (fresh != NULL)
+    {
+      git_repository_free (repo->git);
+      repo->git = g_steal_pointer (&fresh);
+    }
+  return TRUE;
+}
+
+static gboolean
+on_reload_timeout (gpointer user_data)
+{
+  NearbyRepo *repo = user_data;
+
+  repo->reload_id = 0;
+  g_debug ("%s: config changed, re-reading its opt-ins", repo->gitdir);
+  reload_opt_ins (repo);
+  if (repo->catalog != NULL)
+    rebuild (repo->catalog);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_gitdir_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                   gpointer user_data)
+{
+  NearbyRepo *repo = user_data;
+  g_autofree char *name = g_file_get_basename (file);
+  g_autofree char *other_name = other != NULL ? g_file_get_basename (other) : NULL;
+
+  /* git rewrites config through config.lock and a rename. */
+  if (g_strcmp0 (name, "config") != 0 && g_strcmp0 (other_name, "config") != 0)
+    return;
+  if (repo->reload_id == 0)
+    repo->reload_id = g_timeout_add (CONFIG_SETTLE_MS, on_reload_timeout, repo);
+}
+
+static NearbyRepo *
+repo_open (NearbyCatalog *catalog, const char *found, GError **error)
+{
+  g_autoptr (git_repository) git = nearby_git_open (found, error);
+  g_autoptr (GFile) dir = NULL;
+  g_autoptr (GError) monitor_error = NULL;
+  NearbyRepo *repo;
+  gsize len;
+
+  if (git == NULL)
+    return NULL;
+  repo = g_new0 (NearbyRepo, 1);
+  g_atomic_ref_count_init (&repo->ref_count);
+  repo->catalog = catalog;
+  repo->gitdir = g_strdup (git_repository_commondir (git));
+  len = strlen (repo->gitdir);
+  while (len > 1 && repo->gitdir[len - 1] == '/')
+    repo->gitdir[--len] = '\0';
+  repo->git = g_steal_pointer (&git);
+  repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) nearby_reach_unref);
+  reload_opt_ins (repo);
+
+  dir = g_file_new_for_path (repo->gitdir);
+  repo->monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &monitor_error);
+  if (repo->monitor != NULL)
+    g_signal_connect (repo->monitor, "changed", G_CALLBACK (on_gitdir_changed), repo);
+  else
+    g_warning ("%s: cannot watch its config (%s); send SIGHUP after editing it", repo->gitdir,
+               monitor_error->message);
+  return repo;
+}
+
+/* ---- the catalog ---- */
+
+static void
+report_once (NearbyCatalog *self, const char *key, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static void
+report_once (NearbyCatalog *self, const char *key, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  if (g_hash_table_contains (self->reported, key))
+    return;
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_warning ("%s", message);
+  g_hash_table_add (self->reported, g_strdup (key));
+}
+
+static gboolean
+same_names (GHashTable *a, GHashTable *b)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (g_hash_table_size (a) != g_hash_table_size (b))
+    return FALSE;
+  g_hash_table_iter_init (&iter, a);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      NearbyBranch *x = value, *y = g_hash_table_lookup (b, key);
+
+      if (y == NULL || x->repo != y->repo || strcmp (x->branch, y->branch) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+rebuild (NearbyCatalog *self)
+{
+  g_autoptr (GHashTable) by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                         (GDestroyNotify) nearby_branch_unref);
+
+  for (guint i = 0; i < self->repos->len; i++)
+    {
+      NearbyRepo *repo = self->repos->pdata[i];
+
+      for (guint j = 0; j < repo->opt_ins->len; j++)
+        {
+          NearbyOptIn *opt_in = repo->opt_ins->pdata[j];
+          g_autofree char *key = g_strdup_printf ("%s\n%s\n%s", repo->gitdir, opt_in->branch,
+                                                  opt_in->name != NULL ? opt_in->name : "");
+          NearbyBranch *taken, *branch;
+
+          if (opt_in->problem != NULL)
+            {
+              report_once (self, key, "%s: branch '%s' is not served: %s", repo->gitdir,
+                           opt_in->branch, opt_in->problem);
+              continue;
+            }
+          taken = g_hash_table_lookup (by_name, opt_in->name);
+          if (taken != NULL)
+            {
+              /* Repositories are in path order, so the same one always wins. */
+              report_once (self, key, "'%s' is advertised by both %s (branch %s) and %s (branch %s); serving the first",
+                           opt_in->name, taken->repo->gitdir, taken->branch, repo->gitdir, opt_in->branch);
+              continue;
+            }
+          branch = g_rc_box_new0 (NearbyBranch);
+          branch->name = g_strdup (opt_in->name);
+          branch->branch = g_strdup (opt_in->branch);
+          branch->refname = g_strconcat ("refs/heads/", opt_in->branch, NULL);
+          branch->repo = repo_ref (repo);
+          g_hash_table_insert (by_name, branch->name, branch);
+        }
+    }
+
+  if (self->by_name != NULL && same_names (self->by_name, by_name))
+    return;
+  g_clear_pointer (&self->by_name, g_hash_table_unref);
+  self->by_name = g_steal_pointer (&by_name);
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
+}
+
+static int
+compare_repos (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(NearbyRepo *const *) a)->gitdir, (*(NearbyRepo *const *) b)->gitdir);
+}
+
+static void
+drop_repo (gpointer data)
+{
+  NearbyRepo *repo = data;
+
+  repo->catalog = NULL;
+  repo_unref (repo);
+}
+
+void
+nearby_catalog_rescan (NearbyCatalog *self)
+{
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) found = nearby_scan ((const char *const *) self->roots, self->max_depth,
+                                             self->nested, problems);
+  g_autoptr (GPtrArray) repos = g_ptr_array_new_with_free_func (drop_repo);
+  g_autoptr (GHashTable) gitdirs = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < problems->len; i++)
+    g_warning ("%s", (char *) problems->pdata[i]);
+
+  for (guint i = 0; i < found->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      NearbyRepo *repo = repo_open (self, found->pdata[i], &error);
+
+      if (repo == NULL)
+        {
+          report_once (self, found->pdata[i], "%s", error->message);
+          continue;
+        }
+      /* A repository and its linked worktrees share one common directory. */
+      if (!g_hash_table_add (gitdirs, repo->gitdir))
+        {
+          drop_repo (repo);
+          continue;
+        }
+      g_ptr_array_add (repos, repo);
+    }
+  g_ptr_array_sort (repos, compare_repos);
+
+  g_clear_pointer (&self->repos, g_ptr_array_unref);
+  self->repos = g_steal_pointer (&repos);
+  rebuild (self);
+}
+
+NearbyBranch *
+nearby_catalog_lookup (NearbyCatalog *self, const char *name)
+{
+  NearbyBranch *branch = g_hash_table_lookup (self->by_name, name);
+
+  return branch != NULL ? nearby_branch_ref (branch) : NULL;
+}
+
+static int
+compare_branches (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(NearbyBranch *const *) a)->name, (*(NearbyBranch *const *) b)->name);
+}
+
+GPtrArray *
+nearby_catalog_list (NearbyCatalog *self)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_branch_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->by_name);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (list, nearby_branch_ref (value));
+  g_ptr_array_sort (list, compare_branches);
+  return list;
+}
+
+guint
+nearby_catalog_n_repositories (NearbyCatalog *self)
+{
+  return self->repos->len;
+}
+
+static void
+nearby_catalog_finalize (GObject *object)
+{
+  NearbyCatalog *self = NEARBY_CATALOG (object);
+
+  g_clear_pointer (&self->by_name, g_hash_table_unref);
+  g_clear_pointer (&self->repos, g_ptr_array_unref);
+  g_clear_pointer (&self->reported, g_hash_table_unref);
+  g_strfreev (self->roots);
+  G_OBJECT_CLASS (nearby_catalog_parent_class)->finalize (object);
+}
+
+static void
+nearby_catalog_class_init (NearbyCatalogClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = nearby_catalog_finalize;
+  signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+nearby_catalog_init (NearbyCatalog *self)
+{
+  self->reported = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->repos = g_ptr_array_new_with_free_func (drop_repo);
+  self->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) nearby_branch_unref);
+}
+
+NearbyCatalog *
+nearby_catalog_new (const char *const *roots, guint max_depth, gboolean nested)
+{
+  NearbyCatalog *self = g_object_new (NEARBY_TYPE_CATALOG, NULL);
+
+  self->roots = g_strdupv ((char **) roots);
+  self->max_depth = max_depth;
+  self->nested = nested;
+  return self;
+}

@@ -1,0 +1,57 @@
+/* git-nearby: what this server serves — the repositories found under its
+ * directories and, by name, the branches they opted in. It follows config
+ * edits as they happen; tips are read fresh at each use. */
+#pragma once
+
+#include <gio/gio.h>
+#include <git2.h>
+
+#include "upload-pack.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NearbyRepo NearbyRepo;
+
+/* One advertised branch. Reference-counted: a request keeps its branch even
+ * if a rescan drops it meanwhile. */
+typedef struct
+{
+  char *name;
+  char *branch;
+  char *refname;
+  NearbyRepo *repo;
+} NearbyBranch;
+
+NearbyBranch *nearby_branch_ref (NearbyBranch *branch);
+void nearby_branch_unref (NearbyBranch *branch);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyBranch, nearby_branch_unref)
+
+git_repository *nearby_branch_git (NearbyBranch *branch);
+/* The repository's common git directory, where pack-objects runs. */
+const char *nearby_branch_gitdir (NearbyBranch *branch);
+
+/* Reads the tip now. @with_reach also computes (or reuses) the set of
+ * commits reachable from it. Fails with NEARBY_ERROR_NOT_FOUND when the
+ * branch no longer exists (an unborn branch HEAD points at is not an error). */
+gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolean with_reach, GError **error);
+void nearby_upload_target_clear (NearbyUploadTarget *target);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUploadTarget, nearby_upload_target_clear)
+
+#define NEARBY_TYPE_CATALOG (nearby_catalog_get_type ())
+G_DECLARE_FINAL_TYPE (NearbyCatalog, nearby_catalog, NEARBY, CATALOG, GObject)
+
+/* Signal "changed": the set of advertised names (or what they point at)
+ * changed. */
+NearbyCatalog *nearby_catalog_new (const char *const *roots, guint max_depth, gboolean nested);
+
+/* Looks for repositories again and re-reads every opt-in. */
+void nearby_catalog_rescan (NearbyCatalog *self);
+
+NearbyBranch *nearby_catalog_lookup (NearbyCatalog *self, const char *name);
+
+/* Every advertised branch, sorted by name. */
+GPtrArray *nearby_catalog_list (NearbyCatalog *self);
+
+guint nearby_catalog_n_repositories (NearbyCatalog *self);
+
+G_END_DECLS

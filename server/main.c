@@ -1,0 +1,230 @@
+/* git-nearby-serve: serves the advertised branches under some directories.
+ * Run as `git nearby serve`. */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdio.h>
+
+#include "catalog.h"
+#include "git-util.h"
+#include "http-server.h"
+#include "log.h"
+#include "nearby-error.h"
+#include "scanner.h"
+
+#define DEFAULT_PORT 9419
+
+typedef struct
+{
+  GMainLoop *loop;
+  NearbyCatalog *catalog;
+  GStrv previous_names;
+} Server;
+
+static gboolean
+on_sighup (gpointer user_data)
+{
+  Server *server = user_data;
+
+  g_message ("SIGHUP: looking for repositories and opt-ins again");
+  nearby_catalog_rescan (server->catalog);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_quit (gpointer user_data)
+{
+  Server *server = user_data;
+
+  g_main_loop_quit (server->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Says which names appeared and which went away. */
+static void
+on_catalog_changed (NearbyCatalog *catalog, gpointer user_data)
+{
+  Server *server = user_data;
+  g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  GStrv names;
+
+  for (guint i = 0; i < branches->len; i++)
+    {
+      NearbyBranch *branch = branches->pdata[i];
+
+      g_strv_builder_add (builder, branch->name);
+      if (server->previous_names == NULL || !g_strv_contains ((const char *const *) server->previous_names, branch->name))
+        g_message ("serving '%s' (branch %s of %s)", branch->name, branch->branch, nearby_branch_gitdir (branch));
+    }
+  names = g_strv_builder_end (builder);
+  for (char **p = server->previous_names; p != NULL && *p != NULL; p++)
+    if (!g_strv_contains ((const char *const *) names, *p))
+      g_message ("no longer serving '%s'", *p);
+  g_strfreev (server->previous_names);
+  server->previous_names = names;
+}
+
+static guint16
+bound_port (SoupServer *http)
+{
+  GSList *listeners = soup_server_get_listeners (http);
+  g_autoptr (GSocketAddress) address = NULL;
+  guint16 port = 0;
+
+  if (listeners != NULL && (address = g_socket_get_local_address (listeners->data, NULL)) != NULL)
+    port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+  g_slist_free (listeners);
+  return port;
+}
+
+static gboolean
+listen_on (SoupServer *http, char **binds, int port, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (binds == NULL)
+    {
+      if (!soup_server_listen_all (http, port, 0, &local_error))
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on port %d: %s%s", port,
+                       local_error->message, port != 0 ? " (--port 0 picks a free port)" : "");
+          return FALSE;
+        }
+      return TRUE;
+    }
+  for (char **b = binds; *b != NULL; b++)
+    {
+      g_autoptr (GSocketAddress) address = g_inet_socket_address_new_from_string (*b, port);
+
+      if (address == NULL)
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--bind %s: not an IP address", *b);
+          return FALSE;
+        }
+      if (!soup_server_listen (http, address, 0, &local_error))
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on %s port %d: %s", *b,
+                       port, local_error->message);
+          return FALSE;
+        }
+      /* With --port 0, every address gets the port the first one got. */
+      port = bound_port (http);
+    }
+  return TRUE;
+}
+
+static gboolean
+run (int argc, char **argv, GError **error)
+{
+  int port = DEFAULT_PORT;
+  int max_depth = NEARBY_SCAN_DEFAULT_DEPTH;
+  g_auto (GStrv) binds = NULL;
+  g_autofree char *port_file = NULL;
+  gboolean no_publish = FALSE;
+  gboolean nested = FALSE;
+  gboolean verbose = FALSE;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (SoupServer) http = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autoptr (NearbyCatalog) catalog = NULL;
+  g_auto (GStrv) roots = NULL;
+  Server server = { 0 };
+  GSList *uris;
+  const GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Listen on port N (default 9419; 0 picks a free port)", "N" },
+    { "bind", 0, 0, G_OPTION_ARG_STRING_ARRAY, &binds, "Listen on ADDR only (repeatable; default: every address)", "ADDR" },
+    { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port listened on to FILE", "FILE" },
+    { "no-publish", 0, 0, G_OPTION_ARG_NONE, &no_publish, "Serve without announcing the branches on the LAN", NULL },
+    { "max-depth", 0, 0, G_OPTION_ARG_INT, &max_depth, "Look for repositories at most N directories down (default 3)", "N" },
+    { "nested", 0, 0, G_OPTION_ARG_NONE, &nested, "Also look for repositories inside repositories' working trees", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
+    { NULL }
+  };
+
+  g_set_prgname ("git nearby serve");
+  context = g_option_context_new ("[DIR...]");
+  g_option_context_set_summary (context,
+                                "Serve the advertised branches of the repositories under each DIR\n"
+                                "(default: the current directory), read-only, over git's smart HTTP.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, error))
+    return FALSE;
+  if (port < 0 || port > 65535)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--port %d: not a port number", port);
+      return FALSE;
+    }
+  if (max_depth < 0)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--max-depth cannot be negative");
+      return FALSE;
+    }
+  nearby_log_init ("git-nearby serve", verbose);
+  nearby_git_init ();
+
+  if (argc > 1)
+    roots = g_strdupv (argv + 1);
+  else
+    {
+      roots = g_new0 (char *, 2);
+      roots[0] = g_get_current_dir ();
+    }
+
+  catalog = nearby_catalog_new ((const char *const *) roots, max_depth, nested);
+  server.catalog = catalog;
+  g_signal_connect (catalog, "changed", G_CALLBACK (on_catalog_changed), &server);
+  nearby_catalog_rescan (catalog);
+  if (nearby_catalog_n_repositories (catalog) == 0)
+    g_warning ("no git repository found under %s; serving nothing until SIGHUP", roots[0]);
+  else if (server.previous_names == NULL || server.previous_names[0] == NULL)
+    g_message ("no branch is advertised yet; run 'git nearby advertise' in a repository");
+
+  http = nearby_http_server_new (catalog);
+  if (!listen_on (http, binds, port, error))
+    return FALSE;
+  if (port_file != NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("%u\n", bound_port (http));
+
+      if (!g_file_set_contents (port_file, text, -1, error))
+        return FALSE;
+    }
+  uris = soup_server_get_uris (http);
+  for (GSList *u = uris; u != NULL; u = u->next)
+    {
+      g_autofree char *s = g_uri_to_string (u->data);
+
+      g_message ("listening on %s", s);
+    }
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  if (!no_publish)
+    g_debug ("LAN announcement (Avahi) is not built in yet; clients need the URL");
+
+  loop = g_main_loop_new (NULL, FALSE);
+  server.loop = loop;
+  g_unix_signal_add (SIGHUP, on_sighup, &server);
+  g_unix_signal_add (SIGINT, on_quit, &server);
+  g_unix_signal_add (SIGTERM, on_quit, &server);
+  g_main_loop_run (loop);
+
+  g_message ("stopped");
+  g_strfreev (server.previous_names);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  setlocale (LC_ALL, "");
+  nearby_log_init ("git-nearby serve", FALSE);
+  if (!run (argc, argv, &error))
+    {
+      fprintf (stderr, "git nearby serve: %s\n", error->message);
+      return 1;
+    }
+  return 0;
+}

@@ -1,0 +1,191 @@
+#include "shallow.h"
+
+#include "git-util.h"
+#include "nearby-error.h"
+
+gboolean
+nearby_deepen_requested (const NearbyDeepen *deepen)
+{
+  return deepen->depth > 0 || deepen->since != 0 || deepen->exclude;
+}
+
+static gboolean
+oid_in (GArray *oids, const git_oid *oid)
+{
+  for (guint i = 0; i < oids->len; i++)
+    if (git_oid_equal (&g_array_index (oids, git_oid, i), oid))
+      return TRUE;
+  return FALSE;
+}
+
+/* Breadth first from @starts, so each commit gets its shortest distance (the
+ * start commits are at distance 1); commits at @depth with parents are the
+ * new boundary, the ones above it are complete. */
+static gboolean
+walk_depth (git_repository *repo, GArray *starts, int depth, GHashTable *complete,
+            GArray *boundary, GError **error)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  g_autoptr (GQueue) queue = g_queue_new ();
+  int distance = 1;
+
+  for (guint i = 0; i < starts->len; i++)
+    {
+      git_oid *oid = g_memdup2 (&g_array_index (starts, git_oid, i), sizeof (git_oid));
+
+      if (g_hash_table_add (seen, oid))
+        g_queue_push_tail (queue, oid);
+    }
+  g_queue_push_tail (queue, NULL); /* marks the end of one distance */
+
+  while (!g_queue_is_empty (queue))
+    {
+      git_oid *oid = g_queue_pop_head (queue);
+      g_autoptr (git_commit) commit = NULL;
+      unsigned int n_parents;
+      int rc;
+
+      if (oid == NULL)
+        {
+          if (g_queue_is_empty (queue))
+            break;
+          distance++;
+          g_queue_push_tail (queue, NULL);
+          continue;
+        }
+      if ((rc = git_commit_lookup (&commit, repo, oid)) < 0)
+        return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
+      n_parents = git_commit_parentcount (commit);
+      if (distance >= depth)
+        {
+          if (n_parents > 0)
+            g_array_append_val (boundary, *oid);
+          else
+            g_hash_table_add (complete, g_memdup2 (oid, sizeof (git_oid)));
+          continue;
+        }
+      g_hash_table_add (complete, g_memdup2 (oid, sizeof (git_oid)));
+      for (unsigned int p = 0; p < n_parents; p++)
+        {
+          const git_oid *parent = git_commit_parent_id (commit, p);
+
+          if (!g_hash_table_contains (seen, parent))
+            {
+              git_oid *copy = g_memdup2 (parent, sizeof (git_oid));
+
+              g_hash_table_add (seen, copy);
+              g_queue_push_tail (queue, copy);
+            }
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+none_selected (GError **error)
+{
+  g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                       "no commits selected for shallow requests");
+  return FALSE;
+}
+
+/* Commits from @wants that are newer than deepen-since and not excluded by
+ * deepen-not; those with a parent left out are the boundary. */
+static gboolean
+walk_rev_list (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
+               GHashTable *complete, GArray *boundary, GError **error)
+{
+  g_autoptr (GHashTable) included = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  g_autoptr (GQueue) queue = g_queue_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  /* deepen-not can only name the advertised branch, which excludes all of it. */
+  if (deepen->exclude)
+    return none_selected (error);
+
+  for (guint i = 0; i < wants->len; i++)
+    g_queue_push_tail (queue, g_memdup2 (&g_array_index (wants, git_oid, i), sizeof (git_oid)));
+
+  while (!g_queue_is_empty (queue))
+    {
+      g_autofree git_oid *oid = g_queue_pop_head (queue);
+      g_autoptr (git_commit) commit = NULL;
+      gboolean cut = FALSE;
+      int rc;
+
+      if (g_hash_table_contains (included, oid))
+        continue;
+      if ((rc = git_commit_lookup (&commit, repo, oid)) < 0)
+        return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
+      if (deepen->since != 0 && git_commit_time (commit) < deepen->since)
+        continue;
+      g_hash_table_add (included, g_memdup2 (oid, sizeof (git_oid)));
+
+      for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
+        {
+          const git_oid *parent = git_commit_parent_id (commit, p);
+          g_autoptr (git_commit) parent_commit = NULL;
+
+          if ((rc = git_commit_lookup (&parent_commit, repo, parent)) < 0)
+            return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (parent));
+          if (deepen->since != 0 && git_commit_time (parent_commit) < deepen->since)
+            cut = TRUE;
+          else
+            g_queue_push_tail (queue, g_memdup2 (parent, sizeof (git_oid)));
+        }
+      if (cut)
+        g_array_append_val (boundary, *oid);
+    }
+
+  if (g_hash_table_size (included) == 0)
+    return none_selected (error);
+
+  g_hash_table_iter_init (&iter, included);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!oid_in (boundary, key))
+      g_hash_table_add (complete, g_memdup2 (key, sizeof (git_oid)));
+  return TRUE;
+}
+
+gboolean
+nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen,
+                        GArray *wants, GArray *shallows, GArray *new_shallows, GArray *unshallows,
+                        GError **error)
+{
+  g_autoptr (GHashTable) complete = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  g_autoptr (GArray) boundary = g_array_new (FALSE, FALSE, sizeof (git_oid));
+
+  if (deepen->depth >= NEARBY_INFINITE_DEPTH)
+    {
+      /* --unshallow: every shallow the client has is deepened to the root. */
+      g_array_append_vals (unshallows, shallows->data, shallows->len);
+      return TRUE;
+    }
+  if (deepen->depth > 0)
+    {
+      gboolean ok = deepen->relative
+                      ? walk_depth (repo, shallows, deepen->depth + 1, complete, boundary, error)
+                      : walk_depth (repo, wants, deepen->depth, complete, boundary, error);
+      if (!ok)
+        return FALSE;
+    }
+  else if (!walk_rev_list (repo, deepen, wants, complete, boundary, error))
+    return FALSE;
+
+  for (guint i = 0; i < boundary->len; i++)
+    {
+      const git_oid *oid = &g_array_index (boundary, git_oid, i);
+
+      if (!oid_in (shallows, oid))
+        g_array_append_val (new_shallows, *oid);
+    }
+  for (guint i = 0; i < shallows->len; i++)
+    {
+      const git_oid *oid = &g_array_index (shallows, git_oid, i);
+
+      if (g_hash_table_contains (complete, oid))
+        g_array_append_val (unshallows, *oid);
+    }
+  return TRUE;
+}

@@ -1,0 +1,231 @@
+#include "config.h"
+
+#include "web-page.h"
+
+#include <string.h>
+
+#include "git-util.h"
+#include "name.h"
+
+#define RECENT_COMMITS 20
+
+typedef struct
+{
+  char *url;
+  gboolean unborn;
+  char hex[GIT_OID_HEXSZ + 1];
+  char *subject;
+  gint64 time;
+} BranchInfo;
+
+static void
+branch_info_clear (BranchInfo *info)
+{
+  g_free (info->url);
+  g_free (info->subject);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (BranchInfo, branch_info_clear)
+
+/* FALSE when the branch is gone. */
+static gboolean
+branch_info (NearbyBranch *branch, const char *base_url, BranchInfo *info)
+{
+  g_auto (NearbyUploadTarget) target = { 0 };
+  g_autoptr (git_commit) commit = NULL;
+  g_autofree char *path = nearby_name_to_path (branch->name);
+
+  if (!nearby_branch_resolve (branch, &target, FALSE, NULL))
+    return FALSE;
+  info->url = g_strconcat (base_url, path, NULL);
+  info->unborn = target.unborn;
+  if (target.unborn || git_commit_lookup (&commit, target.repo, &target.tip) < 0)
+    {
+      info->unborn = TRUE;
+      return TRUE;
+    }
+  git_oid_tostr (info->hex, sizeof info->hex, &target.tip);
+  info->subject = g_strdup (git_commit_summary (commit) != NULL ? git_commit_summary (commit) : "");
+  info->time = git_commit_time (commit);
+  return TRUE;
+}
+
+static char *
+age (gint64 then)
+{
+  gint64 seconds = MAX (0, g_get_real_time () / G_USEC_PER_SEC - then);
+
+  if (seconds < 90)
+    return g_strdup ("just now");
+  if (seconds < 90 * 60)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " minutes ago", seconds / 60);
+  if (seconds < 36 * 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " hours ago", seconds / 3600);
+  return g_strdup_printf ("%" G_GINT64_FORMAT " days ago", seconds / 86400);
+}
+
+static void
+json_string (GString *out, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) s; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (out, "\\%c", *p);
+      else if (*p < 0x20)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+page_start (GString *out, const char *title)
+{
+  g_autoptr (GBytes) css = g_resources_lookup_data ("/org/gitnearby/style.css", 0, NULL);
+  g_autofree char *escaped = g_markup_escape_text (title, -1);
+
+  g_string_append_printf (out,
+                          "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                          "<title>%s</title>\n<style>\n%.*s</style>\n</head>\n<body>\n",
+                          escaped, css != NULL ? (int) g_bytes_get_size (css) : 0,
+                          css != NULL ? (const char *) g_bytes_get_data (css, NULL) : "");
+}
+
+static GBytes *
+page_end (GString *out)
+{
+  g_string_append_printf (out, "<footer>git-nearby %s — read-only; only advertised branches are served.</footer>\n"
+                               "</body>\n</html>\n", PACKAGE_VERSION);
+  return g_string_free_to_bytes (out);
+}
+
+GBytes *
+nearby_web_index_html (NearbyCatalog *catalog, const char *base_url)
+{
+  g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
+  GString *out = g_string_new (NULL);
+
+  page_start (out, "git-nearby");
+  g_string_append (out, "<h1>Branches shared here</h1>\n");
+  if (branches->len == 0)
+    g_string_append (out, "<p>No branch is advertised yet. In a repository under the served "
+                          "directory, run <code>git nearby advertise</code>.</p>\n");
+  else
+    g_string_append (out, "<table>\n<tr><th>Name</th><th>Branch</th><th>Head</th><th>Clone</th></tr>\n");
+  for (guint i = 0; i < branches->len; i++)
+    {
+      NearbyBranch *branch = branches->pdata[i];
+      g_auto (BranchInfo) info = { 0 };
+      g_autofree char *name = g_markup_escape_text (branch->name, -1);
+      g_autofree char *branch_name = g_markup_escape_text (branch->branch, -1);
+      g_autofree char *url = NULL;
+      g_autofree char *head = NULL;
+
+      if (!branch_info (branch, base_url, &info))
+        continue;
+      url = g_markup_escape_text (info.url, -1);
+      if (info.unborn)
+        head = g_strdup ("<em>no commits yet</em>");
+      else
+        {
+          g_autofree char *subject = g_markup_escape_text (info.subject, -1);
+          g_autofree char *when = age (info.time);
+
+          head = g_strdup_printf ("<code>%.7s</code> %s <span class=\"age\">%s</span>", info.hex, subject, when);
+        }
+      g_string_append_printf (out, "<tr><td><a href=\"%s\">%s</a></td><td>%s</td><td>%s</td>"
+                                   "<td><code>git clone %s</code></td></tr>\n",
+                              url, name, branch_name, head, url);
+    }
+  if (branches->len > 0)
+    g_string_append (out, "</table>\n");
+  return page_end (out);
+}
+
+GBytes *
+nearby_web_index_json (NearbyCatalog *catalog, const char *base_url)
+{
+  g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
+  GString *out = g_string_new ("[");
+  gboolean first = TRUE;
+
+  for (guint i = 0; i < branches->len; i++)
+    {
+      NearbyBranch *branch = branches->pdata[i];
+      g_auto (BranchInfo) info = { 0 };
+
+      if (!branch_info (branch, base_url, &info))
+        continue;
+      g_string_append (out, first ? "\n  {\"name\": " : ",\n  {\"name\": ");
+      first = FALSE;
+      json_string (out, branch->name);
+      g_string_append (out, ", \"branch\": ");
+      json_string (out, branch->branch);
+      g_string_append (out, ", \"url\": ");
+      json_string (out, info.url);
+      if (info.unborn)
+        g_string_append (out, ", \"head\": null, \"subject\": null, \"time\": null}");
+      else
+        {
+          g_string_append_printf (out, ", \"head\": \"%s\", \"subject\": ", info.hex);
+          json_string (out, info.subject);
+          g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT "}", info.time);
+        }
+    }
+  g_string_append (out, first ? "]\n" : "\n]\n");
+  return g_string_free_to_bytes (out);
+}
+
+GBytes *
+nearby_web_branch_html (NearbyBranch *branch, const char *base_url)
+{
+  g_auto (BranchInfo) info = { 0 };
+  g_autofree char *name = g_markup_escape_text (branch->name, -1);
+  g_autofree char *branch_name = g_markup_escape_text (branch->branch, -1);
+  g_autofree char *url = NULL;
+  GString *out;
+
+  if (!branch_info (branch, base_url, &info))
+    return NULL;
+  url = g_markup_escape_text (info.url, -1);
+  out = g_string_new (NULL);
+  page_start (out, branch->name);
+  g_string_append_printf (out, "<p><a href=\"/\">All branches</a></p>\n<h1>%s</h1>\n"
+                               "<p>Branch <code>%s</code></p>\n<pre>git clone %s</pre>\n",
+                          name, branch_name, url);
+  if (info.unborn)
+    g_string_append (out, "<p>No commits yet.</p>\n");
+  else
+    {
+      g_autoptr (git_revwalk) walk = NULL;
+      git_oid oid;
+      int n = 0;
+
+      g_string_append (out, "<h2>Recent commits</h2>\n<table>\n");
+      if (git_revwalk_new (&walk, nearby_branch_git (branch)) == 0 &&
+          git_oid_fromstr (&oid, info.hex) == 0 && git_revwalk_push (walk, &oid) == 0)
+        {
+          git_revwalk_sorting (walk, GIT_SORT_TIME);
+          while (n++ < RECENT_COMMITS && git_revwalk_next (&oid, walk) == 0)
+            {
+              g_autoptr (git_commit) commit = NULL;
+              g_autofree char *subject = NULL;
+              g_autofree char *author = NULL;
+              g_autofree char *when = NULL;
+
+              if (git_commit_lookup (&commit, nearby_branch_git (branch), &oid) < 0)
+                break;
+              subject = g_markup_escape_text (git_commit_summary (commit) ? git_commit_summary (commit) : "", -1);
+              author = g_markup_escape_text (git_commit_author (commit)->name, -1);
+              when = age (git_commit_time (commit));
+              g_string_append_printf (out, "<tr><td><code>%.7s</code></td><td>%s</td><td>%s</td>"
+                                           "<td class=\"age\">%s</td></tr>\n",
+                                      git_oid_tostr_s (&oid), subject, author, when);
+            }
+        }
+      g_string_append (out, "</table>\n");
+    }
+  return page_end (out);
+}

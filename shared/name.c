@@ -1,0 +1,136 @@
+#include "name.h"
+
+#include <string.h>
+
+#include "nearby-error.h"
+
+gboolean
+nearby_name_validate (const char *name, GError **error)
+{
+  gsize len = strlen (name);
+  const char *p;
+
+  if (len == 0)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "a name cannot be empty");
+      return FALSE;
+    }
+  if (len > NEARBY_NAME_MAX_BYTES)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                   "name '%s' is %zu bytes long; the limit is %d", name, len,
+                   NEARBY_NAME_MAX_BYTES);
+      return FALSE;
+    }
+  if (!g_utf8_validate (name, len, NULL))
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "a name must be valid UTF-8");
+      return FALSE;
+    }
+  for (p = name; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c))
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                       "name '%s' contains a control character", name);
+          return FALSE;
+        }
+    }
+
+  /* Each '/'-separated part must be a real path segment. */
+  p = name;
+  while (TRUE)
+    {
+      const char *slash = strchr (p, '/');
+      gsize part = slash != NULL ? (gsize) (slash - p) : strlen (p);
+
+      if (part == 0 || (part == 1 && p[0] == '.') || (part == 2 && p[0] == '.' && p[1] == '.'))
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                       "name '%s' has an empty, '.' or '..' part between slashes", name);
+          return FALSE;
+        }
+      if (slash == NULL)
+        break;
+      p = slash + 1;
+    }
+  return TRUE;
+}
+
+char *
+nearby_name_default (const char *repo_name, const char *branch, GError **error)
+{
+  g_autofree char *name = g_strdup_printf ("%s/%s", repo_name, branch);
+  g_autoptr (GError) local_error = NULL;
+
+  if (!nearby_name_validate (name, &local_error))
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                   "cannot use the default name: %s; give a name: git nearby advertise NAME",
+                   local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&name);
+}
+
+char *
+nearby_name_to_path (const char *name)
+{
+  GString *path = g_string_new ("/");
+
+  for (const guchar *p = (const guchar *) name; *p != '\0'; p++)
+    {
+      if (g_ascii_isalnum (*p) || strchr ("-._~/", *p) != NULL)
+        g_string_append_c (path, *p);
+      else
+        g_string_append_printf (path, "%%%02X", *p);
+    }
+  return g_string_free (path, FALSE);
+}
+
+char *
+nearby_name_from_path (const char *path, gsize len, GError **error)
+{
+  g_autoptr (GString) name = g_string_sized_new (len);
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (path[i] == '%')
+        {
+          int hi, lo;
+
+          if (i + 2 >= len)
+            hi = lo = -1;
+          else
+            {
+              hi = g_ascii_xdigit_value (path[i + 1]);
+              lo = g_ascii_xdigit_value (path[i + 2]);
+            }
+          if (hi < 0 || lo < 0)
+            {
+              g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                                   "bad percent-escape in path");
+              return NULL;
+            }
+          g_string_append_c (name, (char) (hi << 4 | lo));
+          i += 2;
+        }
+      else if (path[i] == '\0')
+        {
+          g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "NUL byte in path");
+          return NULL;
+        }
+      else
+        g_string_append_c (name, path[i]);
+    }
+  if (memchr (name->str, '\0', name->len) != NULL)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "NUL byte in path");
+      return NULL;
+    }
+  if (!nearby_name_validate (name->str, error))
+    return NULL;
+  return g_string_free (g_steal_pointer (&name), FALSE);
+}

@@ -1,0 +1,26 @@
+/* git-nearby: advertised names and the URL paths they live at. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NEARBY_NAME_MAX_BYTES 63
+
+/* A name is UTF-8, 1 to 63 bytes, without control characters, and made of
+ * '/'-separated parts that are neither empty nor "." nor "..", so that it
+ * survives a trip through a URL path unchanged. */
+gboolean nearby_name_validate (const char *name, GError **error);
+
+/* "<repo>/<branch>", or an error saying to pick a name when that is invalid
+ * (too long, say). */
+char *nearby_name_default (const char *repo_name, const char *branch, GError **error);
+
+/* "/myproj/fix%20login": the percent-encoded URL path of @name. */
+char *nearby_name_to_path (const char *name);
+
+/* The inverse of nearby_name_to_path() for a path without its leading '/'.
+ * Strict: bad escapes and invalid names are errors. */
+char *nearby_name_from_path (const char *path, gsize len, GError **error);
+
+G_END_DECLS
