@@ -42,6 +42,7 @@ nearby_opt_in_name_is_boolean (const char *name)
 {
   int b;
 
+  nearby_git_init ();
   return git_config_parse_bool (&b, name) == 0;
 }
 
@@ -50,6 +51,7 @@ nearby_opt_in_parse_value (const char *value, char **name)
 {
   int b;
 
+  nearby_git_init ();
   *name = NULL;
   /* A bare `nearby` key (no '=') has no value and means true, as in git. */
   if (value == NULL)

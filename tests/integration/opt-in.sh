@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# advertise, unadvertise, status: what they write and what they say.
+. "$(dirname "$0")/lib.sh"
+
+make_repo "$T/myproj"
+cd "$T/myproj"
+git branch fix-login
+
+out=$(git nearby advertise 2>&1)
+check_eq "advertise defaults to <repo>/<current branch>" "Advertising branch 'main' as 'myproj/main'." "$out"
+check_eq "the opt-in is branch.main.nearby=true in the repository's own config" "true" "$(git config --local branch.main.nearby)"
+
+out=$(git nearby advertise demo --branch fix-login 2>&1)
+check_eq "advertise NAME --branch" "Advertising branch 'fix-login' as 'demo'." "$out"
+check_eq "an explicit name is stored as the value" "demo" "$(git config --local branch.fix-login.nearby)"
+
+out=$(git nearby status)
+check_contains "status lists the default name" "myproj/main	branch main	" "$out"
+check_contains "status lists the explicit name" "demo	branch fix-login	" "$out"
+
+out=$(git nearby advertise demo 2>&1); rc=$?
+check_eq "a duplicate name within the repository fails" "1:git nearby: the name 'demo' is already advertised for branch 'fix-login'; choose another name" "$rc:$out"
+
+out=$(git nearby advertise 'a//b' 2>&1); rc=$?
+check_eq "an invalid name fails" "1:git nearby: name 'a//b' has an empty, '.' or '..' part between slashes" "$rc:$out"
+
+out=$(git nearby advertise "$(printf 'x%.0s' $(seq 64))" 2>&1); rc=$?
+check_contains "a 64-byte name fails" "is 64 bytes long; the limit is 63" "$rc:$out"
+
+out=$(git nearby advertise "$(printf 'bad\tname')" 2>&1); rc=$?
+check_contains "a name with a control character fails" "contains a control character" "$rc:$out"
+
+out=$(git nearby advertise true 2>&1); rc=$?
+check_eq "a name git would read as a boolean fails" "1:git nearby: 'true' reads as a boolean in git config; choose another name" "$rc:$out"
+
+out=$(git nearby advertise --branch nope 2>&1); rc=$?
+check_eq "an unknown branch fails (exit 2)" "2:git nearby: there is no branch 'nope' in this repository" "$rc:$out"
+
+git checkout -q --detach HEAD
+out=$(git nearby advertise 2>&1); rc=$?
+check_eq "a detached HEAD fails" "1:git nearby: HEAD is detached; name the branch to share with --branch BRANCH" "$rc:$out"
+git checkout -q main
+
+out=$(cd "$T" && git nearby advertise 2>&1); rc=$?
+check_eq "outside a repository fails" "1:git nearby: not in a git repository; run this inside the repository whose branch you want to share" "$rc:$out"
+
+out=$(git nearby advertise "héllo wörld" --branch fix-login 2>&1)
+check_eq "re-advertising a branch renames it; non-ASCII names work" "Advertising branch 'fix-login' as 'héllo wörld'." "$out"
+
+out=$(git nearby unadvertise "héllo wörld" 2>&1)
+check_eq "unadvertise NAME" "No longer advertising branch 'fix-login' (was 'héllo wörld')." "$out"
+check "the key is gone" test -z "$(git config --local --get branch.fix-login.nearby)"
+
+out=$(git nearby unadvertise --branch fix-login 2>&1); rc=$?
+check_eq "unadvertising a branch that is not advertised fails" "2:git nearby: branch 'fix-login' is not advertised" "$rc:$out"
+
+out=$(git nearby unadvertise nosuchname 2>&1); rc=$?
+check_eq "unadvertising an unknown name fails" "2:git nearby: no branch of this repository is advertised as 'nosuchname'" "$rc:$out"
+
+out=$(git nearby unadvertise 2>&1)
+check_eq "unadvertise defaults to the current branch" "No longer advertising branch 'main' (was 'myproj/main')." "$out"
+
+out=$(git nearby status)
+check_eq "status with nothing advertised" "No branch of this repository is advertised. Share one with: git nearby advertise" "$out"
+
+# A new repository: its branch is unborn, and may still be advertised.
+git init -q "$T/fresh"
+out=$(cd "$T/fresh" && git nearby advertise 2>&1)
+check_eq "the unborn current branch can be advertised" "Advertising branch 'main' as 'fresh/main'." "$out"
+check_contains "status shows it has no commits" "no commits yet" "$(cd "$T/fresh" && git nearby status)"
+
+# A linked worktree writes to the common config.
+git -C "$T/myproj" worktree add -q "$T/wt" fix-login
+out=$(cd "$T/wt" && git nearby advertise 2>&1)
+check_eq "advertise in a linked worktree names it after the main repository" "Advertising branch 'fix-login' as 'myproj/fix-login'." "$out"
+check_eq "and writes the common config" "true" "$(git -C "$T/myproj" config --local branch.fix-login.nearby)"
+
+# The dispatcher.
+out=$(git nearby advertize 2>&1); rc=$?
+check_eq "an unknown command suggests the closest" "1:git nearby: 'advertize' is not a command. Did you mean 'advertise'?" "$rc:$out"
+out=$(git nearby -h)
+check_contains "-h lists the commands" "advertise     Share a branch of this repository" "$out"
+out=$(git-nearby advertise --help)
+check_contains "a command's --help shows its usage" "git nearby advertise [OPTION" "$out"
+out=$(git-nearby serve --help)
+check_contains "serve --help comes from the server" "--port-file=FILE" "$out"
+
+done_testing
