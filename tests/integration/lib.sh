@@ -36,7 +36,7 @@ not_ok () {
   TAP_N=$((TAP_N + 1)); TAP_FAILED=$((TAP_FAILED + 1))
   echo "not ok $TAP_N - $1"
   shift
-  for line in "$@"; do printf '# %s\n' "$line"; done
+  for line in "$@"; do printf '%s\n' "$line" | sed 's/^/# /'; done
 }
 
 # check DESCRIPTION COMMAND...: passes when COMMAND succeeds; shows its output if not.
