@@ -68,7 +68,8 @@ done_testing () {
 # start_server DIR... : serves on 127.0.0.1, sets URL. The log is $T/server.log.
 start_server () {
   rm -f "$T/port"
-  git nearby serve --bind 127.0.0.1 --port 0 --port-file "$T/port" --no-publish -v "$@" \
+  # git-nearby execs the server, so $! is the server itself
+  git-nearby serve --bind 127.0.0.1 --port 0 --port-file "$T/port" --no-publish -v "$@" \
     > "$T/server.log" 2>&1 &
   SERVER_PID=$!
   local i
