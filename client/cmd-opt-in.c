@@ -38,8 +38,8 @@ current_branch (git_repository *repo, GError **error)
       nearby_git_error (error, rc, "cannot read HEAD");
       return NULL;
     }
-  if (git_reference_type (head) != GIT_REFERENCE_SYMBOLIC ||
-      !g_str_has_prefix ((target = git_reference_symbolic_target (head)), "refs/heads/"))
+  if (git_reference_type (head) != GIT_REFERENCE_SYMBOLIC
+      || !g_str_has_prefix ((target = git_reference_symbolic_target (head)), "refs/heads/"))
     {
       g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
                            "HEAD is detached; name the branch to share with --branch BRANCH");
@@ -66,7 +66,8 @@ check_branch (git_repository *repo, const char *branch, GError **error)
     return TRUE;
 
   head_branch = current_branch (repo, NULL);
-  if (head_branch != NULL && strcmp (head_branch, branch) == 0 && git_repository_head_unborn (repo) == 1)
+  if (head_branch != NULL && strcmp (head_branch, branch) == 0
+      && git_repository_head_unborn (repo) == 1)
     return TRUE;
 
   g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
@@ -102,10 +103,9 @@ nearby_cmd_advertise (int argc, char **argv, GError **error)
   g_autofree char *key = NULL;
   NearbyOptIn *taken;
   int rc;
-  const GOptionEntry entries[] = {
-    { "branch", 'b', 0, G_OPTION_ARG_STRING, &branch, "Advertise BRANCH instead of the current one", "BRANCH" },
-    { NULL }
-  };
+  const GOptionEntry entries[] = { { "branch", 'b', 0, G_OPTION_ARG_STRING, &branch,
+                                     "Advertise BRANCH instead of the current one", "BRANCH" },
+                                   { NULL } };
 
   context = g_option_context_new ("[NAME]");
   g_option_context_set_summary (context,
@@ -150,8 +150,8 @@ nearby_cmd_advertise (int argc, char **argv, GError **error)
   if (taken != NULL && strcmp (taken->branch, branch) != 0)
     {
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS,
-                   "the name '%s' is already advertised for branch '%s'; choose another name",
-                   name, taken->branch);
+                   "the name '%s' is already advertised for branch '%s'; choose another name", name,
+                   taken->branch);
       return FALSE;
     }
 
@@ -178,10 +178,9 @@ nearby_cmd_unadvertise (int argc, char **argv, GError **error)
   g_autofree char *key = NULL;
   NearbyOptIn *opt_in;
   int rc;
-  const GOptionEntry entries[] = {
-    { "branch", 'b', 0, G_OPTION_ARG_STRING, &branch, "Stop advertising BRANCH", "BRANCH" },
-    { NULL }
-  };
+  const GOptionEntry entries[]
+      = { { "branch", 'b', 0, G_OPTION_ARG_STRING, &branch, "Stop advertising BRANCH", "BRANCH" },
+          { NULL } };
 
   context = g_option_context_new ("[NAME | --branch BRANCH]");
   g_option_context_set_summary (context,
@@ -250,8 +249,7 @@ nearby_cmd_status (int argc, char **argv, GError **error)
     return FALSE;
   if (argc > 1)
     {
-      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                           "usage: git nearby status");
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "usage: git nearby status");
       return FALSE;
     }
   if ((repo = open_current_repository (error)) == NULL)

@@ -8,8 +8,9 @@
 #include "commands.h"
 #include "nearby-error.h"
 
-/* In a build tree the server sits in ../server next to us; installed, it is
- * in our libexec directory. */
+/* In a build tree the server sits in ../server next to us; installed, in our
+ * libexec directory, which is found relative to us first so that a staged
+ * (DESTDIR) or moved installation works too. */
 static char *
 find_server (void)
 {
@@ -18,10 +19,15 @@ find_server (void)
   if (self != NULL)
     {
       g_autofree char *dir = g_path_get_dirname (self);
-      g_autofree char *built = g_build_filename (dir, "..", "server", "git-nearby-serve", NULL);
+      const char *candidates[] = { "../server", NEARBY_LIBEXECDIR_FROM_BINDIR };
 
-      if (g_file_test (built, G_FILE_TEST_IS_EXECUTABLE))
-        return g_steal_pointer (&built);
+      for (gsize i = 0; i < G_N_ELEMENTS (candidates); i++)
+        {
+          g_autofree char *path = g_build_filename (dir, candidates[i], "git-nearby-serve", NULL);
+
+          if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+            return g_steal_pointer (&path);
+        }
     }
   return g_build_filename (NEARBY_LIBEXECDIR, "git-nearby-serve", NULL);
 }

@@ -15,10 +15,10 @@ struct _NearbyRepo
   NearbyCatalog *catalog; /* unowned; NULL once dropped from it */
   char *gitdir;           /* the common directory, no trailing '/' */
   git_repository *git;
-  GPtrArray *opt_ins;     /* NearbyOptIn */
+  GPtrArray *opt_ins; /* NearbyOptIn */
   GFileMonitor *monitor;
   guint reload_id;
-  GHashTable *reach;      /* refname -> NearbyReach of its last tip */
+  GHashTable *reach; /* refname -> NearbyReach of its last tip */
 };
 
 struct _NearbyCatalog
@@ -27,9 +27,9 @@ struct _NearbyCatalog
   GStrv roots;
   guint max_depth;
   gboolean nested;
-  GPtrArray *repos;       /* NearbyRepo, sorted by gitdir */
-  GHashTable *by_name;    /* name -> NearbyBranch */
-  GHashTable *reported;   /* problems already logged once */
+  GPtrArray *repos;     /* NearbyRepo, sorted by gitdir */
+  GHashTable *by_name;  /* name -> NearbyBranch */
+  GHashTable *reported; /* problems already logged once */
 };
 
 G_DEFINE_TYPE (NearbyCatalog, nearby_catalog, G_TYPE_OBJECT)
@@ -126,19 +126,20 @@ nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolea
       g_autoptr (git_reference) head = NULL;
 
       /* A new repository's first branch exists only as HEAD's target. */
-      if (git_reference_lookup (&head, git, "HEAD") == 0 &&
-          git_reference_type (head) == GIT_REFERENCE_SYMBOLIC &&
-          strcmp (git_reference_symbolic_target (head), branch->refname) == 0)
+      if (git_reference_lookup (&head, git, "HEAD") == 0
+          && git_reference_type (head) == GIT_REFERENCE_SYMBOLIC
+          && strcmp (git_reference_symbolic_target (head), branch->refname) == 0)
         {
           target->unborn = TRUE;
           return TRUE;
         }
-      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND, "branch '%s' of %s no longer exists",
-                   branch->branch, branch->repo->gitdir);
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                   "branch '%s' of %s no longer exists", branch->branch, branch->repo->gitdir);
       return FALSE;
     }
   if (rc < 0)
-    return nearby_git_error (error, rc, "cannot read %s in %s", branch->refname, branch->repo->gitdir);
+    return nearby_git_error (error, rc, "cannot read %s in %s", branch->refname,
+                             branch->repo->gitdir);
 
   if (with_reach)
     {
@@ -235,7 +236,8 @@ repo_open (NearbyCatalog *catalog, const char *found, GError **error)
   while (len > 1 && repo->gitdir[len - 1] == '/')
     repo->gitdir[--len] = '\0';
   repo->git = g_steal_pointer (&git);
-  repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) nearby_reach_unref);
+  repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) nearby_reach_unref);
   reload_opt_ins (repo);
 
   dir = g_file_new_for_path (repo->gitdir);
@@ -250,8 +252,8 @@ repo_open (NearbyCatalog *catalog, const char *found, GError **error)
 
 /* ---- the catalog ---- */
 
-static void
-report_once (NearbyCatalog *self, const char *key, const char *format, ...) G_GNUC_PRINTF (3, 4);
+static void report_once (NearbyCatalog *self, const char *key, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
 
 static void
 report_once (NearbyCatalog *self, const char *key, const char *format, ...)
@@ -290,8 +292,8 @@ same_names (GHashTable *a, GHashTable *b)
 static void
 rebuild (NearbyCatalog *self)
 {
-  g_autoptr (GHashTable) by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                         (GDestroyNotify) nearby_branch_unref);
+  g_autoptr (GHashTable) by_name
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) nearby_branch_unref);
 
   for (guint i = 0; i < self->repos->len; i++)
     {
@@ -314,8 +316,10 @@ rebuild (NearbyCatalog *self)
           if (taken != NULL)
             {
               /* Repositories are in path order, so the same one always wins. */
-              report_once (self, key, "'%s' is advertised by both %s (branch %s) and %s (branch %s); serving the first",
-                           opt_in->name, taken->repo->gitdir, taken->branch, repo->gitdir, opt_in->branch);
+              report_once (
+                  self, key,
+                  "'%s' is advertised by both %s (branch %s) and %s (branch %s); serving the first",
+                  opt_in->name, taken->repo->gitdir, taken->branch, repo->gitdir, opt_in->branch);
               continue;
             }
           branch = g_rc_box_new0 (NearbyBranch);
@@ -353,8 +357,8 @@ void
 nearby_catalog_rescan (NearbyCatalog *self)
 {
   g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) found = nearby_scan ((const char *const *) self->roots, self->max_depth,
-                                             self->nested, problems);
+  g_autoptr (GPtrArray) found
+      = nearby_scan ((const char *const *) self->roots, self->max_depth, self->nested, problems);
   g_autoptr (GPtrArray) repos = g_ptr_array_new_with_free_func (drop_repo);
   g_autoptr (GHashTable) gitdirs = g_hash_table_new (g_str_hash, g_str_equal);
 
@@ -445,7 +449,8 @@ nearby_catalog_init (NearbyCatalog *self)
 {
   self->reported = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->repos = g_ptr_array_new_with_free_func (drop_repo);
-  self->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) nearby_branch_unref);
+  self->by_name
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) nearby_branch_unref);
 }
 
 NearbyCatalog *

@@ -33,7 +33,8 @@ const char *nearby_branch_gitdir (NearbyBranch *branch);
 /* Reads the tip now. @with_reach also computes (or reuses) the set of
  * commits reachable from it. Fails with NEARBY_ERROR_NOT_FOUND when the
  * branch no longer exists (an unborn branch HEAD points at is not an error). */
-gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolean with_reach, GError **error);
+gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target,
+                                gboolean with_reach, GError **error);
 void nearby_upload_target_clear (NearbyUploadTarget *target);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUploadTarget, nearby_upload_target_clear)
 

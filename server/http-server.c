@@ -20,8 +20,8 @@ respond (SoupServerMessage *msg, guint status, const char *content_type, GBytes 
                                     g_bytes_get_data (body, NULL), g_bytes_get_size (body));
 }
 
-static void
-respond_text (SoupServerMessage *msg, guint status, const char *format, ...) G_GNUC_PRINTF (3, 4);
+static void respond_text (SoupServerMessage *msg, guint status, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
 
 static void
 respond_text (SoupServerMessage *msg, guint status, const char *format, ...)
@@ -50,7 +50,8 @@ no_cache (SoupServerMessage *msg)
 static gboolean
 wants_v2 (SoupServerMessage *msg)
 {
-  const char *header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Git-Protocol");
+  const char *header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                     "Git-Protocol");
   g_auto (GStrv) parts = NULL;
 
   if (header == NULL)
@@ -65,7 +66,8 @@ wants_v2 (SoupServerMessage *msg)
 static char *
 base_url (SoupServerMessage *msg)
 {
-  const char *host = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
+  const char *host
+      = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
   GUri *uri = soup_server_message_get_uri (msg);
 
   if (host != NULL && *host != '\0' && strpbrk (host, " \"<>/\\") == NULL)
@@ -81,8 +83,8 @@ lookup (NearbyCatalog *catalog, SoupServerMessage *msg, const char *path, gsize 
   g_autofree char *name = NULL;
   NearbyBranch *branch;
 
-  if (len == 0 || (name = nearby_name_from_path (path, len, &error)) == NULL ||
-      (branch = nearby_catalog_lookup (catalog, name)) == NULL)
+  if (len == 0 || (name = nearby_name_from_path (path, len, &error)) == NULL
+      || (branch = nearby_catalog_lookup (catalog, name)) == NULL)
     {
       g_autofree char *shown = g_strndup (path, MIN (len, 200));
 
@@ -95,7 +97,8 @@ lookup (NearbyCatalog *catalog, SoupServerMessage *msg, const char *path, gsize 
 }
 
 static gboolean
-resolve (NearbyBranch *branch, SoupServerMessage *msg, NearbyUploadTarget *target, gboolean with_reach)
+resolve (NearbyBranch *branch, SoupServerMessage *msg, NearbyUploadTarget *target,
+         gboolean with_reach)
 {
   g_autoptr (GError) error = NULL;
 
@@ -104,12 +107,14 @@ resolve (NearbyBranch *branch, SoupServerMessage *msg, NearbyUploadTarget *targe
   if (g_error_matches (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND))
     {
       g_message ("%s: %s", branch->name, error->message);
-      respond_text (msg, SOUP_STATUS_NOT_FOUND, "git-nearby: branch '%s' is no longer here", branch->name);
+      respond_text (msg, SOUP_STATUS_NOT_FOUND, "git-nearby: branch '%s' is no longer here",
+                    branch->name);
     }
   else
     {
       g_warning ("%s: %s", branch->name, error->message);
-      respond_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "git-nearby: cannot read branch '%s'", branch->name);
+      respond_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "git-nearby: cannot read branch '%s'",
+                    branch->name);
     }
   return FALSE;
 }
@@ -131,7 +136,8 @@ serve_info_refs (NearbyCatalog *catalog, SoupServerMessage *msg, const char *nam
     }
   if (service == NULL)
     {
-      respond_text (msg, SOUP_STATUS_FORBIDDEN, "git-nearby speaks smart HTTP only; dumb HTTP is not served");
+      respond_text (msg, SOUP_STATUS_FORBIDDEN,
+                    "git-nearby speaks smart HTTP only; dumb HTTP is not served");
       return;
     }
   if (strcmp (service, "git-upload-pack") != 0)
@@ -139,7 +145,8 @@ serve_info_refs (NearbyCatalog *catalog, SoupServerMessage *msg, const char *nam
       respond_text (msg, SOUP_STATUS_FORBIDDEN, "git-nearby: unknown service");
       return;
     }
-  if ((branch = lookup (catalog, msg, name_path, len)) == NULL || !resolve (branch, msg, &target, FALSE))
+  if ((branch = lookup (catalog, msg, name_path, len)) == NULL
+      || !resolve (branch, msg, &target, FALSE))
     return;
 
   g_debug ("%s: ref advertisement (protocol v%d)", branch->name, v2 ? 2 : 0);
@@ -160,8 +167,9 @@ inflate (GBytes *compressed, GError **error)
   while (TRUE)
     {
       gsize read = 0, written = 0;
-      GConverterResult result = g_converter_convert (G_CONVERTER (z), in, left, buffer, 65536,
-                                                     G_CONVERTER_INPUT_AT_END, &read, &written, error);
+      GConverterResult result
+          = g_converter_convert (G_CONVERTER (z), in, left, buffer, 65536, G_CONVERTER_INPUT_AT_END,
+                                 &read, &written, error);
 
       if (result == G_CONVERTER_ERROR)
         return NULL;
@@ -214,15 +222,19 @@ serve_upload_pack (NearbyCatalog *catalog, SoupServerMessage *msg, const char *n
     return;
 
   body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  if (encoding != NULL && (g_ascii_strcasecmp (encoding, "gzip") == 0 || g_ascii_strcasecmp (encoding, "x-gzip") == 0))
+  if (encoding != NULL
+      && (g_ascii_strcasecmp (encoding, "gzip") == 0
+          || g_ascii_strcasecmp (encoding, "x-gzip") == 0))
     {
       GBytes *inflated = inflate (body, &error);
 
       if (inflated == NULL)
         {
           g_message ("%s: refused a request body: %s", branch->name, error->message);
-          respond_text (msg, g_error_matches (error, NEARBY_ERROR, NEARBY_ERROR_TOO_LARGE)
-                               ? SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE : SOUP_STATUS_BAD_REQUEST,
+          respond_text (msg,
+                        g_error_matches (error, NEARBY_ERROR, NEARBY_ERROR_TOO_LARGE)
+                            ? SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE
+                            : SOUP_STATUS_BAD_REQUEST,
                         "git-nearby: %s", error->message);
           return;
         }
@@ -231,7 +243,8 @@ serve_upload_pack (NearbyCatalog *catalog, SoupServerMessage *msg, const char *n
     }
   else if (encoding != NULL && g_ascii_strcasecmp (encoding, "identity") != 0)
     {
-      respond_text (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "git-nearby: unsupported Content-Encoding");
+      respond_text (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+                    "git-nearby: unsupported Content-Encoding");
       return;
     }
 
@@ -240,7 +253,8 @@ serve_upload_pack (NearbyCatalog *catalog, SoupServerMessage *msg, const char *n
 
   label = g_strdup_printf ("%s (v%d, from %s)", branch->name, v2 ? 2 : 0,
                            soup_server_message_get_remote_host (msg));
-  plan = nearby_upload_pack_plan (&target, v2, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  plan = nearby_upload_pack_plan (&target, v2, g_bytes_get_data (body, NULL),
+                                  g_bytes_get_size (body));
   if (plan->refusal != NULL)
     g_message ("%s: refused: %s", label, plan->refusal);
 
@@ -261,11 +275,13 @@ serve_upload_pack (NearbyCatalog *catalog, SoupServerMessage *msg, const char *n
 static gboolean
 wants_json (SoupServerMessage *msg, GHashTable *query)
 {
-  const char *accept = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Accept");
+  const char *accept
+      = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Accept");
 
   if (query != NULL && g_strcmp0 (g_hash_table_lookup (query, "format"), "json") == 0)
     return TRUE;
-  return accept != NULL && strstr (accept, "application/json") != NULL && strstr (accept, "text/html") == NULL;
+  return accept != NULL && strstr (accept, "application/json") != NULL
+         && strstr (accept, "text/html") == NULL;
 }
 
 static void
@@ -307,7 +323,8 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   if (strcmp (path, "/") == 0)
     {
       gboolean json = wants_json (msg, query);
-      g_autoptr (GBytes) page = json ? nearby_web_index_json (catalog, base) : nearby_web_index_html (catalog, base);
+      g_autoptr (GBytes) page
+          = json ? nearby_web_index_json (catalog, base) : nearby_web_index_html (catalog, base);
 
       respond (msg, SOUP_STATUS_OK, json ? "application/json" : "text/html; charset=utf-8", page);
       return;
@@ -324,7 +341,8 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
       return;
     page = nearby_web_branch_html (branch, base);
     if (page == NULL)
-      respond_text (msg, SOUP_STATUS_NOT_FOUND, "git-nearby: branch '%s' is no longer here", branch->name);
+      respond_text (msg, SOUP_STATUS_NOT_FOUND, "git-nearby: branch '%s' is no longer here",
+                    branch->name);
     else
       respond (msg, SOUP_STATUS_OK, "text/html; charset=utf-8", page);
   }
@@ -358,14 +376,15 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
 {
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
 
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      soup_message_headers_get_content_length (headers) > NEARBY_MAX_REQUEST_BYTES)
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (headers) > NEARBY_MAX_REQUEST_BYTES)
     {
       g_message ("%s: request body over %d MiB; refused", soup_server_message_get_remote_host (msg),
                  NEARBY_MAX_REQUEST_BYTES >> 20);
-      respond_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "git-nearby: requests are limited to %d MiB",
-                    NEARBY_MAX_REQUEST_BYTES >> 20);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+      respond_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                    "git-nearby: requests are limited to %d MiB", NEARBY_MAX_REQUEST_BYTES >> 20);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                    "close");
     }
 }
 

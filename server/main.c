@@ -55,8 +55,10 @@ on_catalog_changed (NearbyCatalog *catalog, gpointer user_data)
       NearbyBranch *branch = branches->pdata[i];
 
       g_strv_builder_add (builder, branch->name);
-      if (server->previous_names == NULL || !g_strv_contains ((const char *const *) server->previous_names, branch->name))
-        g_message ("serving '%s' (branch %s of %s)", branch->name, branch->branch, nearby_branch_gitdir (branch));
+      if (server->previous_names == NULL
+          || !g_strv_contains ((const char *const *) server->previous_names, branch->name))
+        g_message ("serving '%s' (branch %s of %s)", branch->name, branch->branch,
+                   nearby_branch_gitdir (branch));
     }
   names = g_strv_builder_end (builder);
   for (char **p = server->previous_names; p != NULL && *p != NULL; p++)
@@ -88,8 +90,9 @@ listen_on (SoupServer *http, char **binds, int port, GError **error)
     {
       if (!soup_server_listen_all (http, port, 0, &local_error))
         {
-          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on port %d: %s%s", port,
-                       local_error->message, port != 0 ? " (--port 0 picks a free port)" : "");
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on port %d: %s%s",
+                       port, local_error->message,
+                       port != 0 ? " (--port 0 picks a free port)" : "");
           return FALSE;
         }
       return TRUE;
@@ -100,13 +103,14 @@ listen_on (SoupServer *http, char **binds, int port, GError **error)
 
       if (address == NULL)
         {
-          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--bind %s: not an IP address", *b);
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--bind %s: not an IP address",
+                       *b);
           return FALSE;
         }
       if (!soup_server_listen (http, address, 0, &local_error))
         {
-          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on %s port %d: %s", *b,
-                       port, local_error->message);
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on %s port %d: %s",
+                       *b, port, local_error->message);
           return FALSE;
         }
       /* With --port 0, every address gets the port the first one got. */
@@ -132,22 +136,27 @@ run (int argc, char **argv, GError **error)
   g_auto (GStrv) roots = NULL;
   Server server = { 0 };
   GSList *uris;
-  const GOptionEntry entries[] = {
-    { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Listen on port N (default 9419; 0 picks a free port)", "N" },
-    { "bind", 0, 0, G_OPTION_ARG_STRING_ARRAY, &binds, "Listen on ADDR only (repeatable; default: every address)", "ADDR" },
-    { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port listened on to FILE", "FILE" },
-    { "no-publish", 0, 0, G_OPTION_ARG_NONE, &no_publish, "Serve without announcing the branches on the LAN", NULL },
-    { "max-depth", 0, 0, G_OPTION_ARG_INT, &max_depth, "Look for repositories at most N directories down (default 3)", "N" },
-    { "nested", 0, 0, G_OPTION_ARG_NONE, &nested, "Also look for repositories inside repositories' working trees", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
-    { NULL }
-  };
+  const GOptionEntry entries[]
+      = { { "port", 'p', 0, G_OPTION_ARG_INT, &port,
+            "Listen on port N (default 9419; 0 picks a free port)", "N" },
+          { "bind", 0, 0, G_OPTION_ARG_STRING_ARRAY, &binds,
+            "Listen on ADDR only (repeatable; default: every address)", "ADDR" },
+          { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file,
+            "Write the port listened on to FILE", "FILE" },
+          { "no-publish", 0, 0, G_OPTION_ARG_NONE, &no_publish,
+            "Serve without announcing the branches on the LAN", NULL },
+          { "max-depth", 0, 0, G_OPTION_ARG_INT, &max_depth,
+            "Look for repositories at most N directories down (default 3)", "N" },
+          { "nested", 0, 0, G_OPTION_ARG_NONE, &nested,
+            "Also look for repositories inside repositories' working trees", NULL },
+          { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
+          { NULL } };
 
   g_set_prgname ("git nearby serve");
   context = g_option_context_new ("[DIR...]");
-  g_option_context_set_summary (context,
-                                "Serve the advertised branches of the repositories under each DIR\n"
-                                "(default: the current directory), read-only, over git's smart HTTP.");
+  g_option_context_set_summary (
+      context, "Serve the advertised branches of the repositories under each DIR\n"
+               "(default: the current directory), read-only, over git's smart HTTP.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, error))
     return FALSE;
@@ -158,7 +167,8 @@ run (int argc, char **argv, GError **error)
     }
   if (max_depth < 0)
     {
-      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--max-depth cannot be negative");
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "--max-depth cannot be negative");
       return FALSE;
     }
   nearby_log_init ("git-nearby serve", verbose);

@@ -18,7 +18,7 @@ typedef struct
   GString *stderr_tail;
   guint pending_ops;
   guint chunks_in_flight;
-  gboolean read_waiting;  /* stdout reading is held back by a slow client */
+  gboolean read_waiting; /* stdout reading is held back by a slow client */
   gboolean stdout_done;
   gboolean child_done;
   gboolean child_ok;
@@ -100,15 +100,17 @@ maybe_complete (PackStream *stream)
     {
       if (!stream->child_ok)
         {
-          g_autofree char *why = g_strdup_printf ("git-nearby: pack-objects failed: %s\n",
-                                                  stream->stderr_tail->len > 0 ? stream->stderr_tail->str : "no reason given");
+          g_autofree char *why = g_strdup_printf (
+              "git-nearby: pack-objects failed: %s\n",
+              stream->stderr_tail->len > 0 ? stream->stderr_tail->str : "no reason given");
           g_warning ("%s: pack-objects failed: %s", stream->label,
                      stream->stderr_tail->len > 0 ? stream->stderr_tail->str : "no reason given");
           if (stream->plan->sideband_max > 0)
             send_band (stream, 3, why, strlen (why));
         }
       else
-        g_debug ("%s: sent a pack of %" G_GUINT64_FORMAT " bytes", stream->label, stream->pack_bytes);
+        g_debug ("%s: sent a pack of %" G_GUINT64_FORMAT " bytes", stream->label,
+                 stream->pack_bytes);
       if (stream->plan->sideband_max > 0 && stream->child_ok)
         {
           nearby_pkt_flush (out);
@@ -126,7 +128,8 @@ on_stdout_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PackStream *stream = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  g_autoptr (GBytes) bytes
+      = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
 
   stream->pending_ops--;
   if (bytes == NULL || g_bytes_get_size (bytes) == 0)
@@ -162,7 +165,8 @@ static void
 on_stderr_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PackStream *stream = user_data;
-  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, NULL);
+  g_autoptr (GBytes) bytes
+      = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, NULL);
   gsize len;
   const char *data;
 
@@ -180,7 +184,8 @@ on_stderr_read (GObject *source, GAsyncResult *result, gpointer user_data)
   g_string_append_len (stream->stderr_tail, data, len);
   if (stream->stderr_tail->len > 1024)
     g_string_erase (stream->stderr_tail, 0, stream->stderr_tail->len - 1024);
-  while (stream->stderr_tail->len > 0 && strchr ("\r\n", stream->stderr_tail->str[stream->stderr_tail->len - 1]))
+  while (stream->stderr_tail->len > 0
+         && strchr ("\r\n", stream->stderr_tail->str[stream->stderr_tail->len - 1]))
     g_string_truncate (stream->stderr_tail, stream->stderr_tail->len - 1);
   {
     const char *last = strrchr (stream->stderr_tail->str, '\n');
@@ -204,8 +209,8 @@ on_stdin_written (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   stream->pending_ops--;
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error)
+      && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_debug ("%s: writing to pack-objects: %s", stream->label, error->message);
   g_output_stream_close (G_OUTPUT_STREAM (source), NULL, NULL);
   maybe_free (stream);
@@ -264,8 +269,8 @@ on_keepalive (gpointer user_data)
   PackStream *stream = user_data;
   static const guint8 keepalive[] = { '0', '0', '0', '5', 1 };
 
-  if (stream->msg != NULL && !stream->completed &&
-      g_get_monotonic_time () - stream->last_write >= KEEPALIVE_SECONDS * G_USEC_PER_SEC)
+  if (stream->msg != NULL && !stream->completed
+      && g_get_monotonic_time () - stream->last_write >= KEEPALIVE_SECONDS * G_USEC_PER_SEC)
     {
       g_autoptr (GByteArray) out = g_byte_array_new ();
 
@@ -278,12 +283,14 @@ on_keepalive (gpointer user_data)
 static GSubprocess *
 spawn_pack_objects (NearbyPackPlan *plan, const char *gitdir, GError **error)
 {
-  g_autoptr (GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                               G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  const char *unset[] = { "GIT_WORK_TREE", "GIT_NAMESPACE", "GIT_OBJECT_DIRECTORY",
-                          "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-                          "GIT_SHALLOW_FILE", "GIT_REPLACE_REF_BASE", "GIT_NO_REPLACE_OBJECTS" };
+  g_autoptr (GSubprocessLauncher) launcher
+      = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                   | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  const char *unset[] = { "GIT_WORK_TREE",         "GIT_NAMESPACE",
+                          "GIT_OBJECT_DIRECTORY",  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                          "GIT_INDEX_FILE",        "GIT_COMMON_DIR",
+                          "GIT_SHALLOW_FILE",      "GIT_REPLACE_REF_BASE",
+                          "GIT_NO_REPLACE_OBJECTS" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (unset); i++)
     g_subprocess_launcher_unsetenv (launcher, unset[i]);
@@ -308,11 +315,13 @@ nearby_pack_stream_start (SoupServerMessage *msg, NearbyPackPlan *plan, const ch
   stream->stderr_tail = g_string_new (NULL);
   stream->last_write = g_get_monotonic_time ();
 
-  soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg), SOUP_ENCODING_CHUNKED);
+  soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
+                                     SOUP_ENCODING_CHUNKED);
   soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
   soup_server_message_pause (msg);
   stream->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_msg_finished), stream);
-  stream->wrote_chunk_id = g_signal_connect (msg, "wrote-chunk", G_CALLBACK (on_wrote_chunk), stream);
+  stream->wrote_chunk_id
+      = g_signal_connect (msg, "wrote-chunk", G_CALLBACK (on_wrote_chunk), stream);
 
   append (stream, plan->preamble);
 

@@ -11,9 +11,7 @@ G_BEGIN_DECLS
 
 /* Takes @plan. The message must already have its status and headers; this
  * pauses it and finishes the body itself. @gitdir is where git runs. */
-void nearby_pack_stream_start (SoupServerMessage *msg,
-                               NearbyPackPlan *plan,
-                               const char *gitdir,
+void nearby_pack_stream_start (SoupServerMessage *msg, NearbyPackPlan *plan, const char *gitdir,
                                const char *label);
 
 G_END_DECLS

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
  * directories are not followed, nor is a repository's own tree unless
  * @nested. Sorted, so that the order of discovery is stable. Roots that are
  * not directories are reported in @problems. */
-GPtrArray *nearby_scan (const char *const *roots, guint max_depth, gboolean nested, GPtrArray *problems);
+GPtrArray *nearby_scan (const char *const *roots, guint max_depth, gboolean nested,
+                        GPtrArray *problems);
 
 G_END_DECLS

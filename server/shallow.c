@@ -22,10 +22,11 @@ oid_in (GArray *oids, const git_oid *oid)
  * start commits are at distance 1); commits at @depth with parents are the
  * new boundary, the ones above it are complete. */
 static gboolean
-walk_depth (git_repository *repo, GArray *starts, int depth, GHashTable *complete,
-            GArray *boundary, GError **error)
+walk_depth (git_repository *repo, GArray *starts, int depth, GHashTable *complete, GArray *boundary,
+            GError **error)
 {
-  g_autoptr (GHashTable) seen = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  g_autoptr (GHashTable) seen
+      = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   g_autoptr (GQueue) queue = g_queue_new ();
   int distance = 1;
 
@@ -95,7 +96,8 @@ static gboolean
 walk_rev_list (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
                GHashTable *complete, GArray *boundary, GError **error)
 {
-  g_autoptr (GHashTable) included = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  g_autoptr (GHashTable) included
+      = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   g_autoptr (GQueue) queue = g_queue_new ();
   GHashTableIter iter;
   gpointer key;
@@ -149,11 +151,11 @@ walk_rev_list (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
 }
 
 gboolean
-nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen,
-                        GArray *wants, GArray *shallows, GArray *new_shallows, GArray *unshallows,
-                        GError **error)
+nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
+                        GArray *shallows, GArray *new_shallows, GArray *unshallows, GError **error)
 {
-  g_autoptr (GHashTable) complete = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  g_autoptr (GHashTable) complete
+      = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   g_autoptr (GArray) boundary = g_array_new (FALSE, FALSE, sizeof (git_oid));
 
   if (deepen->depth >= NEARBY_INFINITE_DEPTH)
@@ -165,8 +167,8 @@ nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen,
   if (deepen->depth > 0)
     {
       gboolean ok = deepen->relative
-                      ? walk_depth (repo, shallows, deepen->depth + 1, complete, boundary, error)
-                      : walk_depth (repo, wants, deepen->depth, complete, boundary, error);
+                        ? walk_depth (repo, shallows, deepen->depth + 1, complete, boundary, error)
+                        : walk_depth (repo, wants, deepen->depth, complete, boundary, error);
       if (!ok)
         return FALSE;
     }

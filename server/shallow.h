@@ -10,10 +10,10 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  int depth;          /* `deepen N`; 0 when not given */
-  gboolean relative;  /* `deepen-relative`: N counts from the client's shallows */
-  gint64 since;       /* `deepen-since T`; 0 when not given */
-  gboolean exclude;   /* `deepen-not`: exclude everything reachable from the tip */
+  int depth;         /* `deepen N`; 0 when not given */
+  gboolean relative; /* `deepen-relative`: N counts from the client's shallows */
+  gint64 since;      /* `deepen-since T`; 0 when not given */
+  gboolean exclude;  /* `deepen-not`: exclude everything reachable from the tip */
 } NearbyDeepen;
 
 /* Whether a deepen was asked for at all. */
@@ -23,12 +23,8 @@ gboolean nearby_deepen_requested (const NearbyDeepen *deepen);
  * them commits inside the export boundary, computes the commits that become shallow (@new_shallows, less those
  * the client already has as shallow) and the client's shallows that no longer
  * are (@unshallows). */
-gboolean nearby_shallow_compute (git_repository *repo,
-                                 const NearbyDeepen *deepen,
-                                 GArray *wants,
-                                 GArray *shallows,
-                                 GArray *new_shallows,
-                                 GArray *unshallows,
+gboolean nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
+                                 GArray *shallows, GArray *new_shallows, GArray *unshallows,
                                  GError **error);
 
 G_END_DECLS

@@ -20,11 +20,11 @@ typedef struct
   const NearbyUploadTarget *target;
   gboolean v2;
 
-  GArray *wants;        /* validated: commits in the reach set */
-  GHashTable *seen;     /* wants and haves already taken, to skip repeats */
-  GArray *common;       /* validated haves, in the order they came */
-  gboolean got_other;   /* a have we do not know (or will not admit to) */
-  GArray *shallows;     /* the client's shallows that are in the reach set */
+  GArray *wants;      /* validated: commits in the reach set */
+  GHashTable *seen;   /* wants and haves already taken, to skip repeats */
+  GArray *common;     /* validated haves, in the order they came */
+  gboolean got_other; /* a have we do not know (or will not admit to) */
+  GArray *shallows;   /* the client's shallows that are in the reach set */
   NearbyDeepen deepen;
   GPtrArray *want_refs; /* v2 want-ref: HEAD and/or the branch's ref */
   gboolean done;
@@ -32,7 +32,7 @@ typedef struct
   gboolean ofs_delta;
   gboolean no_progress;
   gboolean no_done;
-  int multi_ack;        /* 0, 1 (multi_ack) or 2 (multi_ack_detailed) */
+  int multi_ack; /* 0, 1 (multi_ack) or 2 (multi_ack_detailed) */
   gsize sideband_max;
   guint n_haves;
 } Request;
@@ -120,8 +120,7 @@ nearby_upload_pack_advertise (const NearbyUploadTarget *target, gboolean v2)
 
 /* ---- requests ---- */
 
-static gboolean
-refuse (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean refuse (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 refuse (GError **error, const char *format, ...)
@@ -255,9 +254,9 @@ take_deepen_not (Request *req, const char *arg, GError **error)
   const char *branch = req->target->branch;
   g_autofree char *heads = g_strconcat ("heads/", branch, NULL);
 
-  if (req->target->unborn ||
-      !(strcmp (arg, "HEAD") == 0 || strcmp (arg, req->target->refname) == 0 ||
-        strcmp (arg, heads) == 0 || strcmp (arg, branch) == 0))
+  if (req->target->unborn
+      || !(strcmp (arg, "HEAD") == 0 || strcmp (arg, req->target->refname) == 0
+           || strcmp (arg, heads) == 0 || strcmp (arg, branch) == 0))
     return refuse (error, "deepen-not: unknown ref '%s'", arg);
   req->deepen.exclude = TRUE;
   return TRUE;
@@ -324,11 +323,13 @@ ok_to_give_up (Request *req)
       const git_oid *want = &g_array_index (req->wants, git_oid, i);
       gboolean reached = git_oid_equal (want, &target->tip); /* every common is below the tip */
 
-      for (guint j = req->common->len; !reached && j > 0 && req->common->len - j < READY_CHECK_LIMIT; j--)
+      for (guint j = req->common->len;
+           !reached && j > 0 && req->common->len - j < READY_CHECK_LIMIT; j--)
         {
           const git_oid *have = &g_array_index (req->common, git_oid, j - 1);
 
-          reached = git_oid_equal (want, have) || git_graph_descendant_of (target->repo, want, have) == 1;
+          reached = git_oid_equal (want, have)
+                    || git_graph_descendant_of (target->repo, want, have) == 1;
         }
       if (!reached)
         return FALSE;
@@ -369,9 +370,11 @@ static void
 write_shallow_lines (GByteArray *out, ShallowInfo *info)
 {
   for (guint i = 0; i < info->new_shallows->len; i++)
-    nearby_pkt_write (out, "shallow %s\n", git_oid_tostr_s (&g_array_index (info->new_shallows, git_oid, i)));
+    nearby_pkt_write (out, "shallow %s\n",
+                      git_oid_tostr_s (&g_array_index (info->new_shallows, git_oid, i)));
   for (guint i = 0; i < info->unshallows->len; i++)
-    nearby_pkt_write (out, "unshallow %s\n", git_oid_tostr_s (&g_array_index (info->unshallows, git_oid, i)));
+    nearby_pkt_write (out, "unshallow %s\n",
+                      git_oid_tostr_s (&g_array_index (info->unshallows, git_oid, i)));
 }
 
 static void
@@ -443,10 +446,10 @@ plan_pack (NearbyPackPlan *plan, Request *req, ShallowInfo *info, GError **error
   append_oids (plan->input, "", req->common);
   append_oids (plan->input, "", info->unshallows);
 
-  plan->summary = g_strdup_printf ("%u want(s), %u have(s) of which %u common, %u shallow, depth %d%s",
-                                   req->wants->len, req->n_haves, req->common->len,
-                                   req->shallows->len, req->deepen.depth,
-                                   req->deepen.since != 0 ? ", since" : "");
+  plan->summary
+      = g_strdup_printf ("%u want(s), %u have(s) of which %u common, %u shallow, depth %d%s",
+                         req->wants->len, req->n_haves, req->common->len, req->shallows->len,
+                         req->deepen.depth, req->deepen.since != 0 ? ", since" : "");
   return TRUE;
 }
 
@@ -636,7 +639,8 @@ expect_eof (NearbyPktReader *reader, GError **error)
 }
 
 static gboolean
-handle_ls_refs (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, NearbyPktType type, GError **error)
+handle_ls_refs (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, NearbyPktType type,
+                GError **error)
 {
   const NearbyUploadTarget *target = req->target;
   g_autoptr (GPtrArray) prefixes = g_ptr_array_new_with_free_func (g_free);
@@ -682,8 +686,8 @@ handle_ls_refs (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, Nea
       if (target->unborn)
         {
           if (head && unborn)
-            nearby_pkt_write (plan->preamble, "unborn HEAD%s%s\n",
-                              symrefs ? " symref-target:" : "", symrefs ? target->refname : "");
+            nearby_pkt_write (plan->preamble, "unborn HEAD%s%s\n", symrefs ? " symref-target:" : "",
+                              symrefs ? target->refname : "");
           continue;
         }
       nearby_pkt_write (plan->preamble, "%s %s%s%s\n", git_oid_tostr_s (&target->tip), refs[i],
@@ -695,7 +699,8 @@ handle_ls_refs (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, Nea
 }
 
 static gboolean
-handle_fetch (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, NearbyPktType type, GError **error)
+handle_fetch (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, NearbyPktType type,
+              GError **error)
 {
   g_auto (ShallowInfo) info = { 0 };
   GByteArray *out = plan->preamble;
@@ -727,7 +732,8 @@ handle_fetch (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, Nearb
         {
           const char *ref = line + 9;
 
-          if (req->target->unborn || (strcmp (ref, "HEAD") != 0 && strcmp (ref, req->target->refname) != 0))
+          if (req->target->unborn
+              || (strcmp (ref, "HEAD") != 0 && strcmp (ref, req->target->refname) != 0))
             return refuse (error, "unknown ref %.200s", ref);
           if (req->want_refs->len >= 2)
             return refuse (error, "protocol error: repeated want-ref");
@@ -770,7 +776,8 @@ handle_fetch (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, Nearb
       if (req->common->len == 0)
         nearby_pkt_write (out, "NAK\n");
       for (guint i = 0; i < req->common->len; i++)
-        nearby_pkt_write (out, "ACK %s\n", git_oid_tostr_s (&g_array_index (req->common, git_oid, i)));
+        nearby_pkt_write (out, "ACK %s\n",
+                          git_oid_tostr_s (&g_array_index (req->common, git_oid, i)));
       if (!ready)
         {
           nearby_pkt_flush (out);

@@ -20,19 +20,19 @@ typedef struct
   const char *refname; /* "refs/heads/fix-login" */
   gboolean unborn;     /* no commits yet: nothing can be fetched */
   git_oid tip;
-  NearbyReach *reach;  /* commits reachable from @tip; NULL if @unborn */
+  NearbyReach *reach; /* commits reachable from @tip; NULL if @unborn */
 } NearbyUploadTarget;
 
 typedef struct
 {
   GByteArray *preamble; /* pkt-lines to send before the pack, or the whole answer */
   gboolean send_pack;
-  gsize sideband_max;   /* 0: the pack goes out raw (v0 without side-band) */
+  gsize sideband_max; /* 0: the pack goes out raw (v0 without side-band) */
   gboolean progress;
-  GPtrArray *argv;      /* git's argv, NULL-terminated; only validated ids */
-  GString *input;       /* pack-objects' standard input */
-  char *refusal;        /* why the request was refused, for the log; or NULL */
-  char *summary;        /* one line for the log */
+  GPtrArray *argv; /* git's argv, NULL-terminated; only validated ids */
+  GString *input;  /* pack-objects' standard input */
+  char *refusal;   /* why the request was refused, for the log; or NULL */
+  char *summary;   /* one line for the log */
 } NearbyPackPlan;
 
 void nearby_pack_plan_free (NearbyPackPlan *plan);
@@ -43,9 +43,7 @@ GBytes *nearby_upload_pack_advertise (const NearbyUploadTarget *target, gboolean
 
 /* The answer to POST git-upload-pack with body @request. Never NULL: a bad
  * request gets a plan whose preamble is an ERR packet. */
-NearbyPackPlan *nearby_upload_pack_plan (const NearbyUploadTarget *target,
-                                         gboolean v2,
-                                         const guint8 *request,
-                                         gsize request_len);
+NearbyPackPlan *nearby_upload_pack_plan (const NearbyUploadTarget *target, gboolean v2,
+                                         const guint8 *request, gsize request_len);
 
 G_END_DECLS

@@ -85,19 +85,23 @@ page_start (GString *out, const char *title)
   g_autoptr (GBytes) css = g_resources_lookup_data ("/org/gitnearby/style.css", 0, NULL);
   g_autofree char *escaped = g_markup_escape_text (title, -1);
 
-  g_string_append_printf (out,
-                          "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                          "<title>%s</title>\n<style>\n%.*s</style>\n</head>\n<body>\n",
-                          escaped, css != NULL ? (int) g_bytes_get_size (css) : 0,
-                          css != NULL ? (const char *) g_bytes_get_data (css, NULL) : "");
+  g_string_append_printf (
+      out,
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>%s</title>\n<style>\n%.*s</style>\n</head>\n<body>\n",
+      escaped, css != NULL ? (int) g_bytes_get_size (css) : 0,
+      css != NULL ? (const char *) g_bytes_get_data (css, NULL) : "");
 }
 
 static GBytes *
 page_end (GString *out)
 {
-  g_string_append_printf (out, "<footer>git-nearby %s — read-only; only advertised branches are served.</footer>\n"
-                               "</body>\n</html>\n", PACKAGE_VERSION);
+  g_string_append_printf (
+      out,
+      "<footer>git-nearby %s — read-only; only advertised branches are served.</footer>\n"
+      "</body>\n</html>\n",
+      PACKAGE_VERSION);
   return g_string_free_to_bytes (out);
 }
 
@@ -113,7 +117,8 @@ nearby_web_index_html (NearbyCatalog *catalog, const char *base_url)
     g_string_append (out, "<p>No branch is advertised yet. In a repository under the served "
                           "directory, run <code>git nearby advertise</code>.</p>\n");
   else
-    g_string_append (out, "<table>\n<tr><th>Name</th><th>Branch</th><th>Head</th><th>Clone</th></tr>\n");
+    g_string_append (out,
+                     "<table>\n<tr><th>Name</th><th>Branch</th><th>Head</th><th>Clone</th></tr>\n");
   for (guint i = 0; i < branches->len; i++)
     {
       NearbyBranch *branch = branches->pdata[i];
@@ -133,10 +138,12 @@ nearby_web_index_html (NearbyCatalog *catalog, const char *base_url)
           g_autofree char *subject = g_markup_escape_text (info.subject, -1);
           g_autofree char *when = age (info.time);
 
-          head = g_strdup_printf ("<code>%.7s</code> %s <span class=\"age\">%s</span>", info.hex, subject, when);
+          head = g_strdup_printf ("<code>%.7s</code> %s <span class=\"age\">%s</span>", info.hex,
+                                  subject, when);
         }
-      g_string_append_printf (out, "<tr><td><a href=\"%s\">%s</a></td><td>%s</td><td>%s</td>"
-                                   "<td><code>git clone %s</code></td></tr>\n",
+      g_string_append_printf (out,
+                              "<tr><td><a href=\"%s\">%s</a></td><td>%s</td><td>%s</td>"
+                              "<td><code>git clone %s</code></td></tr>\n",
                               url, name, branch_name, head, url);
     }
   if (branches->len > 0)
@@ -192,8 +199,9 @@ nearby_web_branch_html (NearbyBranch *branch, const char *base_url)
   url = g_markup_escape_text (info.url, -1);
   out = g_string_new (NULL);
   page_start (out, branch->name);
-  g_string_append_printf (out, "<p><a href=\"/\">All branches</a></p>\n<h1>%s</h1>\n"
-                               "<p>Branch <code>%s</code></p>\n<pre>git clone %s</pre>\n",
+  g_string_append_printf (out,
+                          "<p><a href=\"/\">All branches</a></p>\n<h1>%s</h1>\n"
+                          "<p>Branch <code>%s</code></p>\n<pre>git clone %s</pre>\n",
                           name, branch_name, url);
   if (info.unborn)
     g_string_append (out, "<p>No commits yet.</p>\n");
@@ -204,8 +212,8 @@ nearby_web_branch_html (NearbyBranch *branch, const char *base_url)
       int n = 0;
 
       g_string_append (out, "<h2>Recent commits</h2>\n<table>\n");
-      if (git_revwalk_new (&walk, nearby_branch_git (branch)) == 0 &&
-          git_oid_fromstr (&oid, info.hex) == 0 && git_revwalk_push (walk, &oid) == 0)
+      if (git_revwalk_new (&walk, nearby_branch_git (branch)) == 0
+          && git_oid_fromstr (&oid, info.hex) == 0 && git_revwalk_push (walk, &oid) == 0)
         {
           git_revwalk_sorting (walk, GIT_SORT_TIME);
           while (n++ < RECENT_COMMITS && git_revwalk_next (&oid, walk) == 0)
@@ -217,11 +225,13 @@ nearby_web_branch_html (NearbyBranch *branch, const char *base_url)
 
               if (git_commit_lookup (&commit, nearby_branch_git (branch), &oid) < 0)
                 break;
-              subject = g_markup_escape_text (git_commit_summary (commit) ? git_commit_summary (commit) : "", -1);
+              subject = g_markup_escape_text (
+                  git_commit_summary (commit) ? git_commit_summary (commit) : "", -1);
               author = g_markup_escape_text (git_commit_author (commit)->name, -1);
               when = age (git_commit_time (commit));
-              g_string_append_printf (out, "<tr><td><code>%.7s</code></td><td>%s</td><td>%s</td>"
-                                           "<td class=\"age\">%s</td></tr>\n",
+              g_string_append_printf (out,
+                                      "<tr><td><code>%.7s</code></td><td>%s</td><td>%s</td>"
+                                      "<td class=\"age\">%s</td></tr>\n",
                                       git_oid_tostr_s (&oid), subject, author, when);
             }
         }

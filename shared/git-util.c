@@ -29,8 +29,8 @@ nearby_git_error (GError **error, int git_code, const char *what, ...)
   va_end (args);
 
   g_set_error (error, NEARBY_ERROR,
-               git_code == GIT_ENOTFOUND ? NEARBY_ERROR_NOT_FOUND : NEARBY_ERROR_GIT,
-               "%s: %s", prefix,
+               git_code == GIT_ENOTFOUND ? NEARBY_ERROR_NOT_FOUND : NEARBY_ERROR_GIT, "%s: %s",
+               prefix,
                last != NULL && last->message != NULL ? last->message : "unknown libgit2 error");
   return FALSE;
 }

@@ -20,7 +20,8 @@ void nearby_git_init (void);
 
 /* Sets @error from libgit2's last error, prefixed with @what.
  * Always returns FALSE so callers can `return nearby_git_error (...)`. */
-gboolean nearby_git_error (GError **error, int git_code, const char *what, ...) G_GNUC_PRINTF (3, 4);
+gboolean nearby_git_error (GError **error, int git_code, const char *what, ...)
+    G_GNUC_PRINTF (3, 4);
 
 /* Opens the repository at exactly @path (no searching upwards). */
 git_repository *nearby_git_open (const char *path, GError **error);

@@ -1,3 +1,3 @@
 #include "nearby-error.h"
 
-G_DEFINE_QUARK (nearby-error-quark, nearby_error)
+G_DEFINE_QUARK (nearby - error - quark, nearby_error)

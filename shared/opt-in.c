@@ -94,7 +94,8 @@ compare_by_branch (gconstpointer a, gconstpointer b)
 GPtrArray *
 nearby_opt_ins_read (git_repository *repo, GError **error)
 {
-  g_autoptr (GPtrArray) opt_ins = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_opt_in_free);
+  g_autoptr (GPtrArray) opt_ins
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_opt_in_free);
   g_autoptr (git_config) snapshot = NULL;
   g_autoptr (git_config) all = NULL;
   g_autoptr (git_config) local = NULL;
@@ -117,8 +118,8 @@ nearby_opt_ins_read (git_repository *repo, GError **error)
       nearby_git_error (error, rc, "cannot read the config of %s", git_repository_commondir (repo));
       return NULL;
     }
-  if ((rc = git_config_snapshot (&snapshot, local)) < 0 ||
-      (rc = git_config_iterator_glob_new (&iter, snapshot, "^branch\\..*\\.nearby$")) < 0)
+  if ((rc = git_config_snapshot (&snapshot, local)) < 0
+      || (rc = git_config_iterator_glob_new (&iter, snapshot, "^branch\\..*\\.nearby$")) < 0)
     {
       nearby_git_error (error, rc, "cannot read the config of %s", git_repository_commondir (repo));
       return NULL;

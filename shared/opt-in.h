@@ -8,10 +8,10 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  char *branch;       /* "fix-login" */
-  char *name;         /* the advertised name, default resolved; NULL if @problem */
-  gboolean is_default;/* the config says `true`, not a name */
-  char *problem;      /* why this opt-in cannot be used, or NULL */
+  char *branch;        /* "fix-login" */
+  char *name;          /* the advertised name, default resolved; NULL if @problem */
+  gboolean is_default; /* the config says `true`, not a name */
+  char *problem;       /* why this opt-in cannot be used, or NULL */
 } NearbyOptIn;
 
 void nearby_opt_in_free (NearbyOptIn *opt_in);

@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-#define NEARBY_PKT_MAX 65520                  /* LARGE_PACKET_MAX, header included */
+#define NEARBY_PKT_MAX 65520 /* LARGE_PACKET_MAX, header included */
 #define NEARBY_PKT_DATA_MAX (NEARBY_PKT_MAX - 4)
 #define NEARBY_SIDEBAND_DATA_MAX (NEARBY_PKT_DATA_MAX - 1)
 
@@ -40,6 +40,7 @@ void nearby_pkt_flush (GByteArray *out);
 void nearby_pkt_delim (GByteArray *out);
 
 /* Frames @data on sideband @band, split into packets as large as allowed. */
-void nearby_pkt_sideband (GByteArray *out, guint8 band, const void *data, gsize len, gsize max_data);
+void nearby_pkt_sideband (GByteArray *out, guint8 band, const void *data, gsize len,
+                          gsize max_data);
 
 G_END_DECLS

@@ -4,7 +4,12 @@
 static void
 test_valid (void)
 {
-  const char *good[] = { "myproj/fix-login", "a", "héllo/wörld", "with space", "x@y", "a.b/c..d",
+  const char *good[] = { "myproj/fix-login",
+                         "a",
+                         "héllo/wörld",
+                         "with space",
+                         "x@y",
+                         "a.b/c..d",
                          "0123456789012345678901234567890123456789012345678901234567890ab" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
@@ -58,7 +63,8 @@ test_default (void)
   g_assert_no_error (error);
   g_assert_cmpstr (name, ==, "myproj/fix-login");
 
-  too_long = nearby_name_default ("a-rather-long-repository-name", "and-an-even-longer-branch-name-too", &error);
+  too_long = nearby_name_default ("a-rather-long-repository-name",
+                                  "and-an-even-longer-branch-name-too", &error);
   g_assert_null (too_long);
   g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "git nearby advertise NAME"));
@@ -95,7 +101,8 @@ test_path_round_trip (void)
 static void
 test_path_rejects (void)
 {
-  const char *bad[] = { "%", "%2", "%zz", "a%00b", "%2e%2e", "a/%2e%2e/b", "a//b", "..", ".git/../x", "x/" };
+  const char *bad[]
+      = { "%", "%2", "%zz", "a%00b", "%2e%2e", "a/%2e%2e/b", "a//b", "..", ".git/../x", "x/" };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {

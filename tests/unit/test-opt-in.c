@@ -6,7 +6,8 @@ rm_rf (const char *dir)
 {
   const char *argv[] = { "rm", "-rf", "--", dir, NULL };
 
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                               NULL, NULL, NULL));
 }
 
 static void
@@ -31,9 +32,10 @@ test_values (void)
     gboolean opted_in;
     const char *name;
   } cases[] = {
-    { NULL, TRUE, NULL },   { "true", TRUE, NULL }, { "yes", TRUE, NULL },  { "on", TRUE, NULL },
-    { "1", TRUE, NULL },    { "false", FALSE, NULL }, { "no", FALSE, NULL }, { "0", FALSE, NULL },
-    { "off", FALSE, NULL }, { "demo/x", TRUE, "demo/x" },
+    { NULL, TRUE, NULL },         { "true", TRUE, NULL }, { "yes", TRUE, NULL },
+    { "on", TRUE, NULL },         { "1", TRUE, NULL },    { "false", FALSE, NULL },
+    { "no", FALSE, NULL },        { "0", FALSE, NULL },   { "off", FALSE, NULL },
+    { "demo/x", TRUE, "demo/x" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -29,7 +29,11 @@ read_all (const char *input, gsize len, GString *trace, GError **error)
 static void
 test_read (void)
 {
-  const char input[] = "000ewant abcd\n0000" "0001" "0002" "0004" "0009done\n";
+  const char input[] = "000ewant abcd\n0000"
+                       "0001"
+                       "0002"
+                       "0004"
+                       "0009done\n";
   g_autoptr (GString) trace = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
 
@@ -47,12 +51,8 @@ test_malformed (void)
     gsize len;
     const char *message;
   } bad[] = {
-    { "00", 2, "malformed" },
-    { "zzzz", 4, "malformed" },
-    { "0003", 4, "malformed" },
-    { "0010abc", 7, "truncated" },
-    { "fff1", 4, "too long" },
-    { "0008a\0b\n", 8, "NUL" },
+    { "00", 2, "malformed" },      { "zzzz", 4, "malformed" }, { "0003", 4, "malformed" },
+    { "0010abc", 7, "truncated" }, { "fff1", 4, "too long" },  { "0008a\0b\n", 8, "NUL" },
     { "-001", 4, "malformed" },
   };
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `meson install` puts everything where git finds it, and the installed
+# git-nearby works: staged into a DESTDIR, run from there.
+. "$(dirname "$0")/lib.sh"
+
+meson install -C "$NEARBY_BUILD_DIR" --no-rebuild --destdir "$T/dest" > "$T/install.log" 2>&1
+check_eq "meson install succeeds" "0" "$?"
+bin=$(find "$T/dest" -path '*/bin/git-nearby' -type f | head -n 1)
+check "git-nearby is installed in a bin directory" test -x "$bin"
+prefix=$(dirname "$(dirname "$bin")")
+check "the server is installed in libexec/git-nearby" test -x "$prefix/libexec/git-nearby/git-nearby-serve"
+check "the man page is installed" test -f "$prefix/share/man/man1/git-nearby.1"
+check "the page style is installed" test -f "$prefix/share/git-nearby/style.css"
+
+export PATH="$(dirname "$bin"):${PATH#"$NEARBY_BUILD_DIR/client:"}"
+check_eq "git finds the installed git-nearby" "$bin" "$(command -v git-nearby)"
+check_contains "git nearby --version" "git-nearby 0.1.0" "$(git nearby --version)"
+out=$(MANPATH="$prefix/share/man" MANPAGER=cat PAGER=cat git help -m nearby 2>&1)
+check_contains "git help nearby shows the man page" "git-nearby - share git branches on the local network" "$out"
+
+make_repo "$T/srv/proj"
+(cd "$T/srv/proj" && git nearby advertise >/dev/null)
+start_server "$T/srv" || { not_ok "the installed server starts"; done_testing; exit 1; }
+ok "the installed server starts"
+check "the installed server's pid is the installed binary" bash -c "readlink /proc/$SERVER_PID/exe | grep -q '^$prefix/libexec/git-nearby/git-nearby-serve'"
+check "a branch clones from the installed server" git clone -q "$URL/proj/main" "$T/clone"
+check "with exactly its history" same_history "$T/clone" "$T/srv/proj" main
+done_testing
