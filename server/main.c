@@ -171,7 +171,7 @@ run (int argc, char **argv, GError **error)
                            "--max-depth cannot be negative");
       return FALSE;
     }
-  nearby_log_init ("git-nearby serve", verbose);
+  nearby_log_init ("git nearby serve", verbose);
   nearby_git_init ();
 
   if (argc > 1)
@@ -182,8 +182,13 @@ run (int argc, char **argv, GError **error)
       roots[0] = g_get_current_dir ();
     }
 
+  /* Listen first: a busy port or a bad address fails before any scanning. */
   catalog = nearby_catalog_new ((const char *const *) roots, max_depth, nested);
   server.catalog = catalog;
+  http = nearby_http_server_new (catalog);
+  if (!listen_on (http, binds, port, error))
+    return FALSE;
+
   g_signal_connect (catalog, "changed", G_CALLBACK (on_catalog_changed), &server);
   nearby_catalog_rescan (catalog);
   if (nearby_catalog_n_repositories (catalog) == 0)
@@ -191,9 +196,6 @@ run (int argc, char **argv, GError **error)
   else if (server.previous_names == NULL || server.previous_names[0] == NULL)
     g_message ("no branch is advertised yet; run 'git nearby advertise' in a repository");
 
-  http = nearby_http_server_new (catalog);
-  if (!listen_on (http, binds, port, error))
-    return FALSE;
   if (port_file != NULL)
     {
       g_autofree char *text = g_strdup_printf ("%u\n", bound_port (http));
@@ -230,7 +232,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
 
   setlocale (LC_ALL, "");
-  nearby_log_init ("git-nearby serve", FALSE);
+  nearby_log_init ("git nearby serve", FALSE);
   if (!run (argc, argv, &error))
     {
       fprintf (stderr, "git nearby serve: %s\n", error->message);

@@ -5,8 +5,8 @@
 #include "nearby-error.h"
 #include "pkt-line.h"
 
-#define KEEPALIVE_SECONDS 5
-#define MAX_CHUNKS_IN_FLIGHT 64 /* about 4 MiB queued for a slow client */
+#define KEEPALIVE_DEFAULT_MS 5000 /* as git upload-pack's uploadpack.keepAlive */
+#define MAX_CHUNKS_IN_FLIGHT 64   /* about 4 MiB queued for a slow client */
 
 typedef struct
 {
@@ -24,6 +24,7 @@ typedef struct
   gboolean child_ok;
   gboolean completed;
   gint64 last_write;
+  gint64 keepalive_us;
   guint64 pack_bytes;
   guint keepalive_id;
   gulong finished_id;
@@ -270,7 +271,7 @@ on_keepalive (gpointer user_data)
   static const guint8 keepalive[] = { '0', '0', '0', '5', 1 };
 
   if (stream->msg != NULL && !stream->completed
-      && g_get_monotonic_time () - stream->last_write >= KEEPALIVE_SECONDS * G_USEC_PER_SEC)
+      && g_get_monotonic_time () - stream->last_write >= stream->keepalive_us)
     {
       g_autoptr (GByteArray) out = g_byte_array_new ();
 
@@ -278,6 +279,16 @@ on_keepalive (gpointer user_data)
       append (stream, out);
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* GIT_NEARBY_KEEPALIVE_MS tunes the interval (the tests shorten it). */
+static guint
+keepalive_ms (void)
+{
+  const char *env = g_getenv ("GIT_NEARBY_KEEPALIVE_MS");
+  guint64 ms = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
+
+  return ms >= 10 && ms <= 600000 ? (guint) ms : KEEPALIVE_DEFAULT_MS;
 }
 
 static GSubprocess *
@@ -346,5 +357,10 @@ nearby_pack_stream_start (SoupServerMessage *msg, NearbyPackPlan *plan, const ch
   g_subprocess_wait_async (stream->child, NULL, on_child_exited, stream);
   read_stdout (stream);
   if (plan->sideband_max > 0)
-    stream->keepalive_id = g_timeout_add_seconds (1, on_keepalive, stream);
+    {
+      guint ms = keepalive_ms ();
+
+      stream->keepalive_us = (gint64) ms * 1000;
+      stream->keepalive_id = g_timeout_add (MAX (ms / 2, 5), on_keepalive, stream);
+    }
 }

@@ -2,7 +2,8 @@
  *
  *   pkt-tool encode          lines on stdin -> pkt-lines ("FLUSH", "DELIM" are special)
  *   pkt-tool decode [PACK]   a response on stdin -> one line per packet; sideband
- *                            band 1 goes to PACK, band 2 prints "PROGRESS", band 3
+ *                            band 1 goes to PACK (an empty one prints "KEEPALIVE"),
+ *                            band 2 prints "PROGRESS" once, band 3
  *                            prints "ERROR: <text>"
  */
 #include <stdio.h>
@@ -77,7 +78,9 @@ decode (const char *pack_path)
         {
           guint8 band = data[pos + 4];
 
-          if (band == 1 && pack != NULL)
+          if (band == 1 && size == 5)
+            printf ("KEEPALIVE\n");
+          else if (band == 1 && pack != NULL)
             fwrite (data + pos + 5, 1, size - 5, pack);
           else if (band == 2 && !progress)
             {

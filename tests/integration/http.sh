@@ -19,6 +19,8 @@ git -C "$T/srv/heavy" add blob.bin && git -C "$T/srv/heavy" commit -q -m "heavy"
 (cd "$T/srv/heavy" && git nearby advertise >/dev/null)
 rm "$T/srv/blob.bin"
 
+# Keepalives every 20 ms of silence, so that a short pack-objects run shows them.
+export GIT_NEARBY_KEEPALIVE_MS=20
 before=$(cd "$R" && git for-each-ref --format='%(objectname) %(refname)'; cat .git/config; git count-objects -v)
 
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
@@ -135,6 +137,26 @@ curl -s -o /dev/null --max-time 60 -H 'Transfer-Encoding: chunked' -H 'Content-T
 check_eq "a chunked body growing over 32 MiB is cut off (connection reset)" "56" "$?"
 check "and the server says so" grep -q "request body over 32 MiB; closing the connection" "$T/server.log"
 rm -f "$T/huge" "$T/bomb.gz"
+
+# --- what git responses carry ---
+headers=$(curl -s -D - -o /dev/null "$URL/$N/info/refs?service=git-upload-pack")
+check_contains "the advertisement is not to be cached" "Cache-Control: no-cache, max-age=0, must-revalidate" "$headers"
+check_contains "...nor by HTTP/1.0 caches" "Pragma: no-cache" "$headers"
+check_contains "and has git's content type" "Content-Type: application/x-git-upload-pack-advertisement" "$headers"
+heavy_req () { printf 'command=fetch\nDELIM\n%swant %s\ndone\nFLUSH\n' "$1" "$(rev "$T/srv/heavy" main)" | "$PKT" encode; }
+heavy_req $'no-progress\n' > "$T/heavy.req"
+curl -s -D "$T/heavy.headers" -o "$T/heavy.resp" -H 'Git-Protocol: version=2' -H 'Content-Type: application/x-git-upload-pack-request' \
+  --data-binary @"$T/heavy.req" "$URL/heavy/main/git-upload-pack"
+"$PKT" decode "$T/heavy.pack" < "$T/heavy.resp" > "$T/heavy.txt"
+check_contains "while pack-objects is silent, keepalives flow on band 1" "KEEPALIVE" "$(cat "$T/heavy.txt")"
+check_not_contains "no-progress means no progress" "PROGRESS" "$(cat "$T/heavy.txt")"
+check_contains "the pack response is not to be cached" "Cache-Control: no-cache" "$(cat "$T/heavy.headers")"
+check_contains "and has git's content type" "Content-Type: application/x-git-upload-pack-result" "$(cat "$T/heavy.headers")"
+heavy_req "" > "$T/heavy.req"
+curl -s -o "$T/heavy.resp" -H 'Git-Protocol: version=2' -H 'Content-Type: application/x-git-upload-pack-request' \
+  --data-binary @"$T/heavy.req" "$URL/heavy/main/git-upload-pack"
+check_contains "without no-progress, pack-objects' progress comes on band 2" "PROGRESS" "$("$PKT" decode < "$T/heavy.resp")"
+rm -f "$T/heavy.resp" "$T/heavy.pack"
 
 # --- a client that hangs up kills pack-objects ---
 server_children () { pgrep -P "$SERVER_PID" -f pack-objects; }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Where the server looks for repositories: bounded depth, no symbolic links,
+# no hidden directories, not inside a working tree unless --nested.
+. "$(dirname "$0")/lib.sh"
+
+S="$T/srv"
+adv () { make_repo "$1"; (cd "$1" && git nearby advertise "$2" >/dev/null); }
+adv "$S/top" top
+adv "$S/a/b/three" three               # 3 levels down: the default limit
+adv "$S/a/b/c/four" four               # 4 levels down: too deep by default
+adv "$S/.hidden/inside" hidden         # under a hidden directory
+adv "$T/outside" linked                # reached only through a symbolic link
+ln -s "$T/outside" "$S/link"
+adv "$S/top/vendor/nested" nested      # inside top's working tree
+echo "vendor/" > "$S/top/.git/info/exclude"
+
+start_server "$S" || { not_ok "server starts"; done_testing; exit 1; }
+names=$(served_names | sort | tr '\n' ' ')
+check_eq "by default: the top repository and the one 3 levels down" "three top " "$names"
+check_contains "the log lists each served name" "serving 'three' (branch main of $S/a/b/three/.git)" "$(cat "$T/server.log")"
+stop_server
+
+start_server --max-depth 4 --nested "$S" || { not_ok "server starts"; done_testing; exit 1; }
+names=$(served_names | sort | tr '\n' ' ')
+check_eq "--max-depth 4 --nested: also four and the nested one, never hidden or linked" "four nested three top " "$names"
+stop_server
+
+start_server "$S/top" "$S/a/b/three" || { not_ok "server starts"; done_testing; exit 1; }
+check_eq "several DIRs, each a repository itself" "three top " "$(served_names | sort | tr '\n' ' ')"
+stop_server
+
+start_server "$T/outside" || { not_ok "server starts"; done_testing; exit 1; }
+check_eq "a DIR given by the user is served even when linked to" "linked" "$(served_names)"
+stop_server
+
+out=$(git-nearby serve --port 0 --no-publish "$T/nonexistent" 2>&1 & pid=$!; sleep 1; kill $pid 2>/dev/null; wait $pid 2>/dev/null)
+check_contains "a DIR that does not exist is reported" "git nearby serve: warning: $T/nonexistent: not a directory" "$out"
+out=$(git-nearby serve --port 70000 2>&1); rc=$?
+check_eq "a bad port is a one-line error" "1:git nearby serve: --port 70000: not a port number" "$rc:$out"
+out=$(git-nearby serve --bind nonsense --port 0 2>&1); rc=$?
+check_contains "a bad --bind is a one-line error" "1:git nearby serve: --bind nonsense: not an IP address" "$rc:$out"
+out=$(git-nearby serve --bogus 2>&1); rc=$?
+check_eq "an unknown option is a one-line error" "1:git nearby serve: Unknown option --bogus" "$rc:$out"
+
+# Two servers cannot share a port; the second says so and how to avoid it.
+start_server "$S/top" || { not_ok "server starts"; done_testing; exit 1; }
+port=$(cat "$T/port")
+out=$(git-nearby serve --bind 127.0.0.1 --port "$port" --no-publish "$S/top" 2>&1); rc=$?
+check_contains "a port in use is a one-line error" "1:git nearby serve: cannot listen on 127.0.0.1 port $port:" "$rc:$out"
+check "the first server is unaffected" server_alive
+done_testing
