@@ -223,14 +223,25 @@ take_shallow (Request *req, const char *arg, GError **error)
   return TRUE;
 }
 
+/* A decimal number > 0, as deepen and deepen-since take. */
+static gboolean
+take_positive (const char *arg, const char *what, gint64 *value, GError **error)
+{
+  char *end = NULL;
+
+  *value = g_ascii_strtoll (arg, &end, 10);
+  if (end == arg || *end != '\0' || *value <= 0 || !g_ascii_isdigit (*arg))
+    return refuse (error, "protocol error: invalid %s '%.40s'", what, arg);
+  return TRUE;
+}
+
 static gboolean
 take_depth (Request *req, const char *arg, GError **error)
 {
-  char *end = NULL;
-  gint64 depth = g_ascii_strtoll (arg, &end, 10);
+  gint64 depth;
 
-  if (end == arg || *end != '\0' || depth <= 0)
-    return refuse (error, "protocol error: invalid depth '%s'", arg);
+  if (!take_positive (arg, "depth", &depth, error))
+    return FALSE;
   req->deepen.depth = (int) MIN (depth, NEARBY_INFINITE_DEPTH);
   return TRUE;
 }
@@ -238,13 +249,7 @@ take_depth (Request *req, const char *arg, GError **error)
 static gboolean
 take_since (Request *req, const char *arg, GError **error)
 {
-  char *end = NULL;
-  gint64 since = g_ascii_strtoll (arg, &end, 10);
-
-  if (end == arg || *end != '\0' || since <= 0)
-    return refuse (error, "protocol error: invalid deepen-since '%s'", arg);
-  req->deepen.since = since;
-  return TRUE;
+  return take_positive (arg, "deepen-since", &req->deepen.since, error);
 }
 
 /* deepen-not takes a ref name; only the advertised branch has one here. */

@@ -119,7 +119,9 @@ nearby_opt_ins_read (git_repository *repo, GError **error)
       return NULL;
     }
   if ((rc = git_config_snapshot (&snapshot, local)) < 0
-      || (rc = git_config_iterator_glob_new (&iter, snapshot, "^branch\\..*\\.nearby$")) < 0)
+      /* Not the glob iterator: libgit2 1.5 leaks PCRE2 match data for every
+       * entry that does not match. */
+      || (rc = git_config_iterator_new (&iter, snapshot)) < 0)
     {
       nearby_git_error (error, rc, "cannot read the config of %s", git_repository_commondir (repo));
       return NULL;

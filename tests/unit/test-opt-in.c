@@ -60,18 +60,19 @@ test_read_repository (void)
   g_autoptr (GPtrArray) opt_ins = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *config = NULL;
+  g_autofree char *edited = NULL;
   NearbyOptIn *o;
 
   nearby_git_init ();
   g_assert_cmpint (git_repository_init (&repo, repo_dir, TRUE), ==, 0);
   g_assert_true (g_file_get_contents (config_path, &config, NULL, NULL));
-  config = g_strconcat (config,
+  edited = g_strconcat (config,
                         "[branch \"main\"]\n\tnearby = true\n"
                         "[branch \"Fix/Login\"]\n\tnearby = demo\n"
                         "[branch \"off\"]\n\tnearby = false\n"
                         "[branch \"bad\"]\n\tnearby = a//b\n",
                         NULL);
-  g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
+  g_assert_true (g_file_set_contents (config_path, edited, -1, NULL));
   git_repository_free (g_steal_pointer (&repo));
   repo = nearby_git_open (repo_dir, &error);
   g_assert_no_error (error);
