@@ -134,3 +134,34 @@ nearby_name_from_path (const char *path, gsize len, GError **error)
     return NULL;
   return g_string_free (g_steal_pointer (&name), FALSE);
 }
+
+char *
+nearby_instance_name (const char *name, const char *host)
+{
+  const char *joint = " on ";
+  gsize room = NEARBY_NAME_MAX_BYTES - strlen (joint);
+  g_autofree char *host_part = NULL;
+  gsize name_len;
+
+  /* A host name longer than everything allowed keeps its start. */
+  host_part = g_strdup (host);
+  if (strlen (host_part) > room - 1)
+    {
+      const char *end = host_part + room - 1;
+
+      while (end > host_part && (*end & 0xc0) == 0x80)
+        end--;
+      host_part[end - host_part] = '\0';
+    }
+
+  name_len = strlen (name);
+  if (name_len > room - strlen (host_part))
+    {
+      const char *end = name + (room - strlen (host_part));
+
+      while (end > name && (*end & 0xc0) == 0x80)
+        end--;
+      name_len = end - name;
+    }
+  return g_strdup_printf ("%.*s%s%s", (int) name_len, name, joint, host_part);
+}

@@ -23,4 +23,8 @@ char *nearby_name_to_path (const char *name);
  * Strict: bad escapes and invalid names are errors. */
 char *nearby_name_from_path (const char *path, gsize len, GError **error);
 
+/* The DNS-SD instance name "<name> on <host>", at most 63 bytes: the name
+ * part is cut on a UTF-8 boundary so that the host part stays whole. */
+char *nearby_instance_name (const char *name, const char *host);
+
 G_END_DECLS

@@ -114,6 +114,40 @@ test_path_rejects (void)
     }
 }
 
+static void
+test_instance_name (void)
+{
+  g_autofree char *plain = nearby_instance_name ("myproj/main", "alice-laptop");
+  g_autofree char *long_name = g_strnfill (63, 'n');
+  g_autofree char *cut = nearby_instance_name (long_name, "alice-laptop");
+  g_autofree char *utf8 = NULL;
+  g_autofree char *utf8_cut = NULL;
+  g_autofree char *huge_host = g_strnfill (100, 'h');
+  g_autofree char *host_cut = nearby_instance_name ("x", huge_host);
+  GString *many = g_string_new (NULL);
+
+  g_assert_cmpstr (plain, ==, "myproj/main on alice-laptop");
+  g_assert_cmpuint (strlen (cut), ==, 63);
+  g_assert_true (g_str_has_suffix (cut, " on alice-laptop"));
+
+  /* "é" is two bytes: the cut must not split one. */
+  for (int i = 0; i < 31; i++)
+    g_string_append (many, "é");
+  utf8 = g_string_free (many, FALSE);
+  utf8_cut = nearby_instance_name (utf8, "bob");
+  g_assert_true (g_utf8_validate (utf8_cut, -1, NULL));
+  g_assert_cmpuint (strlen (utf8_cut), <=, 63);
+  g_assert_true (g_str_has_suffix (utf8_cut, " on bob"));
+  g_assert_cmpuint (strlen (utf8_cut), ==, 63); /* 28 'é' fill the 56 bytes left exactly */
+  g_free (utf8_cut);
+  utf8_cut = nearby_instance_name (utf8, "bobx"); /* 55 bytes left: the 28th 'é' would split */
+  g_assert_true (g_utf8_validate (utf8_cut, -1, NULL));
+  g_assert_cmpuint (strlen (utf8_cut), ==, 62);
+
+  g_assert_cmpuint (strlen (host_cut), <=, 63);
+  g_assert_true (g_str_has_prefix (host_cut, "x on hhh"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -123,5 +157,6 @@ main (int argc, char **argv)
   g_test_add_func ("/name/default", test_default);
   g_test_add_func ("/name/path-round-trip", test_path_round_trip);
   g_test_add_func ("/name/path-rejects", test_path_rejects);
+  g_test_add_func ("/name/instance-name", test_instance_name);
   return g_test_run ();
 }

@@ -1,0 +1,74 @@
+#include "url.h"
+
+#include <string.h>
+
+#include "name.h"
+#include "nearby-error.h"
+
+gboolean
+nearby_url_parse_nearby (const char *url, char **name, char **host, GError **error)
+{
+  const char *rest = url;
+  const char *at;
+  g_autofree char *raw_name = NULL;
+  g_autofree char *decoded = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  *name = NULL;
+  *host = NULL;
+  if (g_str_has_prefix (rest, "nearby://"))
+    rest += strlen ("nearby://");
+  else if (strstr (rest, "://") != NULL)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "'%s' is not a nearby:// URL", url);
+      return FALSE;
+    }
+
+  /* git may hand us a trailing slash. */
+  raw_name = g_strdup (rest);
+  while (strlen (raw_name) > 1 && g_str_has_suffix (raw_name, "/"))
+    raw_name[strlen (raw_name) - 1] = '\0';
+
+  at = strrchr (raw_name, '@');
+  if (at != NULL)
+    {
+      if (at[1] == '\0' || strchr (at + 1, '/') != NULL)
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                       "'%s': expected NAME@HOST; write an '@' inside a name as %%40", url);
+          return FALSE;
+        }
+      *host = g_strdup (at + 1);
+      raw_name[at - raw_name] = '\0';
+    }
+
+  decoded = nearby_name_from_path (raw_name, strlen (raw_name), &local_error);
+  if (decoded == NULL)
+    {
+      g_clear_pointer (host, g_free);
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "'%s' does not name a branch: %s",
+                   url, local_error->message);
+      return FALSE;
+    }
+  *name = g_steal_pointer (&decoded);
+  return TRUE;
+}
+
+gboolean
+nearby_url_is_link_local (const char *address)
+{
+  return g_ascii_strncasecmp (address, "fe8", 3) == 0
+         || g_ascii_strncasecmp (address, "fe9", 3) == 0
+         || g_ascii_strncasecmp (address, "fea", 3) == 0
+         || g_ascii_strncasecmp (address, "feb", 3) == 0;
+}
+
+char *
+nearby_url_build_http (const char *address, const char *ifname, guint16 port, const char *path)
+{
+  if (strchr (address, ':') == NULL)
+    return g_strdup_printf ("http://%s:%u%s", address, port, path);
+  if (ifname != NULL && *ifname != '\0' && nearby_url_is_link_local (address))
+    return g_strdup_printf ("http://[%s%%25%s]:%u%s", address, ifname, port, path);
+  return g_strdup_printf ("http://[%s]:%u%s", address, port, path);
+}
