@@ -8,6 +8,7 @@
 #include "git-util.h"
 #include "name.h"
 #include "nearby-error.h"
+#include "notify.h"
 #include "opt-in.h"
 
 static git_repository *
@@ -90,6 +91,16 @@ find_opt_in (GPtrArray *opt_ins, const char *branch, const char *name)
   return NULL;
 }
 
+/* Tells running servers at once, and the user when none is listening. */
+static void
+print_notice (git_repository *repo)
+{
+  g_autofree char *notice = nearby_notify_servers (repo);
+
+  if (notice != NULL)
+    printf ("%s\n", notice);
+}
+
 gboolean
 nearby_cmd_advertise (int argc, char **argv, GError **error)
 {
@@ -164,6 +175,7 @@ nearby_cmd_advertise (int argc, char **argv, GError **error)
     return nearby_git_error (error, rc, "cannot write %s", key);
 
   printf ("Advertising branch '%s' as '%s'.\n", branch, name);
+  print_notice (repo);
   return TRUE;
 }
 
@@ -233,6 +245,7 @@ nearby_cmd_unadvertise (int argc, char **argv, GError **error)
 
   printf ("No longer advertising branch '%s' (was '%s').\n", opt_in->branch,
           opt_in->name != NULL ? opt_in->name : opt_in->branch);
+  print_notice (repo);
   return TRUE;
 }
 

@@ -1,5 +1,6 @@
 #include "catalog.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "git-util.h"
@@ -388,6 +389,52 @@ nearby_catalog_rescan (NearbyCatalog *self)
   g_clear_pointer (&self->repos, g_ptr_array_unref);
   self->repos = g_steal_pointer (&repos);
   rebuild (self);
+}
+
+static char *
+canonical_dir (const char *path)
+{
+  g_autofree char *real = realpath (path, NULL);
+  char *result = g_strdup (real != NULL ? real : path);
+  gsize len = strlen (result);
+
+  while (len > 1 && result[len - 1] == '/')
+    result[--len] = '\0';
+  return result;
+}
+
+void
+nearby_catalog_notice_repository (NearbyCatalog *self, const char *repository)
+{
+  g_autofree char *path = canonical_dir (repository);
+
+  for (guint i = 0; i < self->repos->len; i++)
+    {
+      NearbyRepo *repo = self->repos->pdata[i];
+      g_autofree char *gitdir = canonical_dir (repo->gitdir);
+
+      if (strcmp (gitdir, path) == 0)
+        {
+          g_debug ("%s: told its opt-ins changed", repo->gitdir);
+          g_clear_handle_id (&repo->reload_id, g_source_remove);
+          reload_opt_ins (repo);
+          rebuild (self);
+          return;
+        }
+    }
+  for (char **root = self->roots; *root != NULL; root++)
+    {
+      g_autofree char *dir = canonical_dir (*root);
+      g_autofree char *prefix = g_strconcat (dir, "/", NULL);
+
+      if (g_str_has_prefix (path, prefix) || strcmp (path, dir) == 0)
+        {
+          g_message ("a new repository opted in (%s); looking again", path);
+          nearby_catalog_rescan (self);
+          return;
+        }
+    }
+  g_debug ("%s opted in, but is not under a served directory", path);
 }
 
 NearbyBranch *

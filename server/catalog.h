@@ -48,6 +48,10 @@ NearbyCatalog *nearby_catalog_new (const char *const *roots, guint max_depth, gb
 /* Looks for repositories again and re-reads every opt-in. */
 void nearby_catalog_rescan (NearbyCatalog *self);
 
+/* @repository (a common git directory) was opted in or out: re-read it if
+ * it is served, look again if it lies under one of our directories. */
+void nearby_catalog_notice_repository (NearbyCatalog *self, const char *repository);
+
 NearbyBranch *nearby_catalog_lookup (NearbyCatalog *self, const char *name);
 
 /* Every advertised branch, sorted by name. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "catalog.h"
+#include "dbus-service.h"
 #include "git-util.h"
 #include "http-server.h"
 #include "log.h"
@@ -133,6 +134,7 @@ run (int argc, char **argv, GError **error)
   g_autoptr (SoupServer) http = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (NearbyCatalog) catalog = NULL;
+  g_autoptr (NearbyDBusService) dbus = NULL;
   g_auto (GStrv) roots = NULL;
   Server server = { 0 };
   GSList *uris;
@@ -214,6 +216,7 @@ run (int argc, char **argv, GError **error)
   if (!no_publish)
     g_debug ("LAN announcement (Avahi) is not built in yet; clients need the URL");
 
+  dbus = nearby_dbus_service_new (catalog, bound_port (http));
   loop = g_main_loop_new (NULL, FALSE);
   server.loop = loop;
   g_unix_signal_add (SIGHUP, on_sighup, &server);

@@ -12,7 +12,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nearby-test.XXXXXX")
 export HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" XDG_CACHE_HOME="$T/home/.cache"
 export XDG_DATA_HOME="$T/home/.local/share" XDG_RUNTIME_DIR="$T/run"
 export GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0 GIT_ASKPASS=/bin/false
-unset GIT_DIR GIT_WORK_TREE GIT_PROTOCOL
+unset GIT_DIR GIT_WORK_TREE GIT_PROTOCOL DISPLAY
+# No session bus unless a test starts one (start_session_bus).
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-session-bus"
+SESSION_BUS_PID=""
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 git config --global user.name "Test User"
 git config --global user.email "test@example.invalid"
@@ -27,7 +30,16 @@ URL=""
 
 cleanup () {
   stop_server
+  [ -n "$SESSION_BUS_PID" ] && kill "$SESSION_BUS_PID" 2>/dev/null
   rm -rf "$T"
+}
+
+# A private session bus (a real dbus-daemon) for this test.
+start_session_bus () {
+  local out
+  out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1 --address="unix:path=$T/session-bus") || return 1
+  export DBUS_SESSION_BUS_ADDRESS=$(printf '%s\n' "$out" | sed -n 1p)
+  SESSION_BUS_PID=$(printf '%s\n' "$out" | sed -n 2p)
 }
 trap cleanup EXIT
 

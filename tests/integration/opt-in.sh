@@ -6,11 +6,11 @@ make_repo "$T/myproj"
 cd "$T/myproj"
 git branch fix-login
 
-out=$(git nearby advertise 2>&1)
+out=$(git nearby advertise 2>&1 | head -n 1)
 check_eq "advertise defaults to <repo>/<current branch>" "Advertising branch 'main' as 'myproj/main'." "$out"
 check_eq "the opt-in is branch.main.nearby=true in the repository's own config" "true" "$(git config --local branch.main.nearby)"
 
-out=$(git nearby advertise demo --branch fix-login 2>&1)
+out=$(git nearby advertise demo --branch fix-login 2>&1 | head -n 1)
 check_eq "advertise NAME --branch" "Advertising branch 'fix-login' as 'demo'." "$out"
 check_eq "an explicit name is stored as the value" "demo" "$(git config --local branch.fix-login.nearby)"
 
@@ -44,10 +44,10 @@ git checkout -q main
 out=$(cd "$T" && git nearby advertise 2>&1); rc=$?
 check_eq "outside a repository fails" "1:git nearby: not in a git repository; run this inside the repository whose branch you want to share" "$rc:$out"
 
-out=$(git nearby advertise "héllo wörld" --branch fix-login 2>&1)
+out=$(git nearby advertise "héllo wörld" --branch fix-login 2>&1 | head -n 1)
 check_eq "re-advertising a branch renames it; non-ASCII names work" "Advertising branch 'fix-login' as 'héllo wörld'." "$out"
 
-out=$(git nearby unadvertise "héllo wörld" 2>&1)
+out=$(git nearby unadvertise "héllo wörld" 2>&1 | head -n 1)
 check_eq "unadvertise NAME" "No longer advertising branch 'fix-login' (was 'héllo wörld')." "$out"
 check "the key is gone" test -z "$(git config --local --get branch.fix-login.nearby)"
 
@@ -57,21 +57,25 @@ check_eq "unadvertising a branch that is not advertised fails" "2:git nearby: br
 out=$(git nearby unadvertise nosuchname 2>&1); rc=$?
 check_eq "unadvertising an unknown name fails" "2:git nearby: no branch of this repository is advertised as 'nosuchname'" "$rc:$out"
 
-out=$(git nearby unadvertise 2>&1)
+out=$(git nearby unadvertise 2>&1 | head -n 1)
 check_eq "unadvertise defaults to the current branch" "No longer advertising branch 'main' (was 'myproj/main')." "$out"
 
+out=$(git nearby advertise 2>&1)
+check_eq "without a session bus, advertise says when servers will see it" "Advertising branch 'main' as 'myproj/main'.
+No D-Bus session bus: running servers will see this at their next rescan." "$out"
+git nearby unadvertise >/dev/null
 out=$(git nearby status)
 check_eq "status with nothing advertised" "No branch of this repository is advertised. Share one with: git nearby advertise" "$out"
 
 # A new repository: its branch is unborn, and may still be advertised.
 git init -q "$T/fresh"
-out=$(cd "$T/fresh" && git nearby advertise 2>&1)
+out=$(cd "$T/fresh" && git nearby advertise 2>&1 | head -n 1)
 check_eq "the unborn current branch can be advertised" "Advertising branch 'main' as 'fresh/main'." "$out"
 check_contains "status shows it has no commits" "no commits yet" "$(cd "$T/fresh" && git nearby status)"
 
 # A linked worktree writes to the common config.
 git -C "$T/myproj" worktree add -q "$T/wt" fix-login
-out=$(cd "$T/wt" && git nearby advertise 2>&1)
+out=$(cd "$T/wt" && git nearby advertise 2>&1 | head -n 1)
 check_eq "advertise in a linked worktree names it after the main repository" "Advertising branch 'fix-login' as 'myproj/fix-login'." "$out"
 check_eq "and writes the common config" "true" "$(git -C "$T/myproj" config --local branch.fix-login.nearby)"
 
