@@ -22,6 +22,8 @@ static const NearbyCommand commands[] = {
   { "advertise", "Share a branch of this repository", nearby_cmd_advertise },
   { "unadvertise", "Stop sharing a branch", nearby_cmd_unadvertise },
   { "status", "List this repository's advertised branches", nearby_cmd_status },
+  { "browse", "List the branches advertised nearby", nearby_cmd_browse },
+  { "resolve", "Print the URL of a branch advertised nearby", nearby_cmd_resolve },
 };
 
 static void

@@ -18,8 +18,12 @@ struct _NearbyRepo
   git_repository *git;
   GPtrArray *opt_ins; /* NearbyOptIn */
   GFileMonitor *monitor;
+  GHashTable *ref_monitors; /* directory under refs/heads -> GFileMonitor */
   guint reload_id;
+  guint tips_id;
   GHashTable *reach; /* refname -> NearbyReach of its last tip */
+  git_oid root_tip;  /* the tip the cached root commit was found from */
+  git_oid root;
 };
 
 struct _NearbyCatalog
@@ -38,6 +42,7 @@ G_DEFINE_TYPE (NearbyCatalog, nearby_catalog, G_TYPE_OBJECT)
 enum
 {
   SIGNAL_CHANGED,
+  SIGNAL_TIPS_CHANGED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -57,6 +62,8 @@ repo_unref (NearbyRepo *repo)
   if (repo == NULL || !g_atomic_ref_count_dec (&repo->ref_count))
     return;
   g_clear_handle_id (&repo->reload_id, g_source_remove);
+  g_clear_handle_id (&repo->tips_id, g_source_remove);
+  g_clear_pointer (&repo->ref_monitors, g_hash_table_unref);
   if (repo->monitor != NULL)
     {
       g_signal_handlers_disconnect_by_data (repo->monitor, repo);
@@ -101,6 +108,34 @@ const char *
 nearby_branch_gitdir (NearbyBranch *branch)
 {
   return branch->repo->gitdir;
+}
+
+gboolean
+nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, git_oid *root)
+{
+  NearbyRepo *repo = branch->repo;
+  g_autoptr (git_commit) commit = NULL;
+
+  if (git_oid_equal (&repo->root_tip, tip))
+    {
+      git_oid_cpy (root, &repo->root);
+      return TRUE;
+    }
+  if (git_commit_lookup (&commit, repo->git, tip) < 0)
+    return FALSE;
+  while (git_commit_parentcount (commit) > 0)
+    {
+      git_commit *parent = NULL;
+
+      if (git_commit_parent (&parent, commit, 0) < 0)
+        return FALSE; /* a shallow repository: no root to name */
+      git_commit_free (commit);
+      commit = parent;
+    }
+  git_oid_cpy (&repo->root, git_commit_id (commit));
+  git_oid_cpy (&repo->root_tip, tip);
+  git_oid_cpy (root, &repo->root);
+  return TRUE;
 }
 
 void
@@ -166,6 +201,84 @@ nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolea
 /* ---- repositories ---- */
 
 static gboolean
+on_tips_timeout (gpointer user_data)
+{
+  NearbyRepo *repo = user_data;
+
+  repo->tips_id = 0;
+  if (repo->catalog != NULL)
+    g_signal_emit (repo->catalog, signals[SIGNAL_TIPS_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_tips (NearbyRepo *repo)
+{
+  if (repo->tips_id == 0)
+    repo->tips_id = g_timeout_add (CONFIG_SETTLE_MS, on_tips_timeout, repo);
+}
+
+/* A ref is written as <ref>.lock and renamed into place: any event here may
+ * be a moved tip. Checks are debounced, and cheap. */
+static void
+on_refs_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                 gpointer user_data)
+{
+  schedule_tips (user_data);
+}
+
+/* Loose refs live in refs/heads and, for branch names with '/', in its
+ * subdirectories; packed ones in packed-refs, watched with the config. */
+static void
+watch_refs (NearbyRepo *repo)
+{
+  g_autoptr (GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_add (wanted, g_build_filename (repo->gitdir, "refs", "heads", NULL));
+  for (guint i = 0; i < repo->opt_ins->len; i++)
+    {
+      NearbyOptIn *opt_in = repo->opt_ins->pdata[i];
+      g_autofree char *ref = g_build_filename (repo->gitdir, "refs", "heads", opt_in->branch, NULL);
+
+      g_hash_table_add (wanted, g_path_get_dirname (ref));
+    }
+
+  g_hash_table_iter_init (&iter, repo->ref_monitors);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (wanted, key))
+      g_hash_table_iter_remove (&iter);
+
+  g_hash_table_iter_init (&iter, wanted);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      g_autoptr (GFile) dir = NULL;
+      GFileMonitor *monitor;
+
+      if (g_hash_table_contains (repo->ref_monitors, key))
+        continue;
+      dir = g_file_new_for_path (key);
+      monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, NULL);
+      if (monitor == NULL)
+        continue;
+      g_signal_connect (monitor, "changed", G_CALLBACK (on_refs_changed), repo);
+      g_hash_table_insert (repo->ref_monitors, g_strdup (key), monitor);
+    }
+}
+
+static void
+drop_monitor (gpointer data)
+{
+  GFileMonitor *monitor = data;
+
+  g_signal_handlers_disconnect_matched (monitor, G_SIGNAL_MATCH_FUNC, 0, 0, NULL, on_refs_changed,
+                                        NULL);
+  g_file_monitor_cancel (monitor);
+  g_object_unref (monitor);
+}
+
+static gboolean
 reload_opt_ins (NearbyRepo *repo)
 {
   g_autoptr (GError) error = NULL;
@@ -187,6 +300,8 @@ reload_opt_ins (NearbyRepo *repo)
       git_repository_free (repo->git);
       repo->git = g_steal_pointer (&fresh);
     }
+  if (repo->ref_monitors != NULL && repo->opt_ins->len > 0)
+    watch_refs (repo);
   return TRUE;
 }
 
@@ -211,11 +326,15 @@ on_gitdir_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonito
   g_autofree char *name = g_file_get_basename (file);
   g_autofree char *other_name = other != NULL ? g_file_get_basename (other) : NULL;
 
-  /* git rewrites config through config.lock and a rename. */
-  if (g_strcmp0 (name, "config") != 0 && g_strcmp0 (other_name, "config") != 0)
-    return;
-  if (repo->reload_id == 0)
-    repo->reload_id = g_timeout_add (CONFIG_SETTLE_MS, on_reload_timeout, repo);
+  /* git rewrites files through a .lock and a rename. */
+  if (g_strcmp0 (name, "config") == 0 || g_strcmp0 (other_name, "config") == 0)
+    {
+      if (repo->reload_id == 0)
+        repo->reload_id = g_timeout_add (CONFIG_SETTLE_MS, on_reload_timeout, repo);
+    }
+  else if (g_strcmp0 (name, "packed-refs") == 0 || g_strcmp0 (other_name, "packed-refs") == 0
+           || g_strcmp0 (name, "HEAD") == 0 || g_strcmp0 (other_name, "HEAD") == 0)
+    schedule_tips (repo);
 }
 
 static NearbyRepo *
@@ -239,6 +358,7 @@ repo_open (NearbyCatalog *catalog, const char *found, GError **error)
   repo->git = g_steal_pointer (&git);
   repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) nearby_reach_unref);
+  repo->ref_monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);
   reload_opt_ins (repo);
 
   dir = g_file_new_for_path (repo->gitdir);
@@ -489,6 +609,9 @@ nearby_catalog_class_init (NearbyCatalogClass *klass)
   G_OBJECT_CLASS (klass)->finalize = nearby_catalog_finalize;
   signals[SIGNAL_CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_TIPS_CHANGED]
+      = g_signal_new ("tips-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -27,6 +27,9 @@ void nearby_branch_unref (NearbyBranch *branch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyBranch, nearby_branch_unref)
 
 git_repository *nearby_branch_git (NearbyBranch *branch);
+
+/* The root commit reached by first parents from @tip, cached per repository. */
+gboolean nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, git_oid *root);
 /* The repository's common git directory, where pack-objects runs. */
 const char *nearby_branch_gitdir (NearbyBranch *branch);
 
@@ -42,7 +45,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUploadTarget, nearby_upload_target_clear
 G_DECLARE_FINAL_TYPE (NearbyCatalog, nearby_catalog, NEARBY, CATALOG, GObject)
 
 /* Signal "changed": the set of advertised names (or what they point at)
- * changed. */
+ * changed. Signal "tips-changed": some branch of a repository with opt-ins
+ * may have moved (a ref was written); read the tips again. */
 NearbyCatalog *nearby_catalog_new (const char *const *roots, guint max_depth, gboolean nested);
 
 /* Looks for repositories again and re-reads every opt-in. */

@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "dbus-service.h"
+#include "publisher.h"
 #include "git-util.h"
 #include "http-server.h"
 #include "log.h"
@@ -135,6 +136,7 @@ run (int argc, char **argv, GError **error)
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (NearbyCatalog) catalog = NULL;
   g_autoptr (NearbyDBusService) dbus = NULL;
+  g_autoptr (NearbyPublisher) publisher = NULL;
   g_auto (GStrv) roots = NULL;
   Server server = { 0 };
   GSList *uris;
@@ -214,7 +216,7 @@ run (int argc, char **argv, GError **error)
     }
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   if (!no_publish)
-    g_debug ("LAN announcement (Avahi) is not built in yet; clients need the URL");
+    publisher = nearby_publisher_new (catalog, bound_port (http));
 
   dbus = nearby_dbus_service_new (catalog, bound_port (http));
   loop = g_main_loop_new (NULL, FALSE);
@@ -224,6 +226,8 @@ run (int argc, char **argv, GError **error)
   g_unix_signal_add (SIGTERM, on_quit, &server);
   g_main_loop_run (loop);
 
+  /* Goodbyes before the catalog goes. */
+  g_clear_pointer (&publisher, nearby_publisher_free);
   g_message ("stopped");
   g_strfreev (server.previous_names);
   return TRUE;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "git-util.h"
+#include "json.h"
 #include "name.h"
 
 #define RECENT_COMMITS 20
@@ -61,22 +62,6 @@ age (gint64 then)
   if (seconds < 36 * 3600)
     return g_strdup_printf ("%" G_GINT64_FORMAT " hours ago", seconds / 3600);
   return g_strdup_printf ("%" G_GINT64_FORMAT " days ago", seconds / 86400);
-}
-
-static void
-json_string (GString *out, const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const guchar *p = (const guchar *) s; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_printf (out, "\\%c", *p);
-      else if (*p < 0x20)
-        g_string_append_printf (out, "\\u%04x", *p);
-      else
-        g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
 }
 
 static void
@@ -167,17 +152,17 @@ nearby_web_index_json (NearbyCatalog *catalog, const char *base_url)
         continue;
       g_string_append (out, first ? "\n  {\"name\": " : ",\n  {\"name\": ");
       first = FALSE;
-      json_string (out, branch->name);
+      nearby_json_string (out, branch->name);
       g_string_append (out, ", \"branch\": ");
-      json_string (out, branch->branch);
+      nearby_json_string (out, branch->branch);
       g_string_append (out, ", \"url\": ");
-      json_string (out, info.url);
+      nearby_json_string (out, info.url);
       if (info.unborn)
         g_string_append (out, ", \"head\": null, \"subject\": null, \"time\": null}");
       else
         {
           g_string_append_printf (out, ", \"head\": \"%s\", \"subject\": ", info.hex);
-          json_string (out, info.subject);
+          nearby_json_string (out, info.subject);
           g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT "}", info.time);
         }
     }

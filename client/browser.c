@@ -1,0 +1,593 @@
+#include "browser.h"
+
+#include <avahi-client/client.h>
+#include <avahi-client/lookup.h>
+#include <avahi-common/defs.h>
+#include <avahi-common/domain.h>
+#include <avahi-common/error.h>
+#include <avahi-glib/glib-malloc.h>
+#include <avahi-glib/glib-watch.h>
+#include <net/if.h>
+#include <string.h>
+
+#include "name.h"
+#include "nearby-error.h"
+#include "txt-record.h"
+#include "url.h"
+
+/* One resolved copy: an instance on one interface and protocol. */
+typedef struct _Browse Browse;
+
+typedef struct
+{
+  Browse *browse;
+  AvahiIfIndex interface;
+  AvahiProtocol protocol;
+  char *instance;
+  char *key;              /* the logical service: name + host */
+  NearbyService *service; /* this copy's view */
+  AvahiServiceResolver *resolver;
+  AvahiRecordBrowser *txt_browser; /* --watch: follows TXT updates */
+  char *type;
+  char *domain;
+  char *path; /* from the TXT record, to rebuild the URL */
+  gboolean resolved;
+} Copy;
+
+struct _Browse
+{
+  GMainContext *context;
+  AvahiGLibPoll *poll;
+  GSource *timeout;
+  GMainLoop *loop;
+  AvahiClient *client;
+  AvahiServiceBrowser *browser;
+  GHashTable *copies;   /* "if/proto/instance" -> Copy */
+  GHashTable *services; /* key -> NearbyService (merged) */
+  gboolean watch;
+  gboolean all_for_now;
+  guint pending;
+  NearbyBrowseFunc func;
+  gpointer user_data;
+  GError *error;
+};
+
+void
+nearby_service_free (NearbyService *service)
+{
+  if (service == NULL)
+    return;
+  g_free (service->name);
+  g_free (service->host);
+  g_free (service->address);
+  g_free (service->ifname);
+  g_free (service->url);
+  g_free (service->branch);
+  g_free (service->head);
+  g_free (service->repo);
+  g_free (service);
+}
+
+static NearbyService *
+service_copy (const NearbyService *s)
+{
+  NearbyService *c = g_new0 (NearbyService, 1);
+
+  c->name = g_strdup (s->name);
+  c->host = g_strdup (s->host);
+  c->address = g_strdup (s->address);
+  c->ifname = g_strdup (s->ifname);
+  c->port = s->port;
+  c->url = g_strdup (s->url);
+  c->branch = g_strdup (s->branch);
+  c->head = g_strdup (s->head);
+  c->repo = g_strdup (s->repo);
+  return c;
+}
+
+static gboolean
+service_equal (const NearbyService *a, const NearbyService *b)
+{
+  return g_strcmp0 (a->url, b->url) == 0 && g_strcmp0 (a->head, b->head) == 0
+         && g_strcmp0 (a->branch, b->branch) == 0 && g_strcmp0 (a->repo, b->repo) == 0;
+}
+
+static void
+copy_free (gpointer data)
+{
+  Copy *copy = data;
+
+  if (copy->txt_browser != NULL)
+    avahi_record_browser_free (copy->txt_browser);
+  if (copy->resolver != NULL)
+    avahi_service_resolver_free (copy->resolver);
+  g_free (copy->type);
+  g_free (copy->domain);
+  g_free (copy->path);
+  g_free (copy->instance);
+  g_free (copy->key);
+  nearby_service_free (copy->service);
+  g_free (copy);
+}
+
+/* IPv4 first, then routable IPv6, then link-local IPv6. */
+static int
+address_rank (const NearbyService *s)
+{
+  if (strchr (s->address, ':') == NULL)
+    return 0;
+  return nearby_url_is_link_local (s->address) ? 2 : 1;
+}
+
+/* Recomputes the merged view of @key from its copies and reports it. */
+static void
+merge (Browse *b, const char *key)
+{
+  GHashTableIter iter;
+  gpointer value;
+  const NearbyService *best = NULL;
+  NearbyService *old = g_hash_table_lookup (b->services, key);
+
+  g_hash_table_iter_init (&iter, b->copies);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Copy *copy = value;
+
+      if (!copy->resolved || strcmp (copy->key, key) != 0)
+        continue;
+      if (best == NULL || address_rank (copy->service) < address_rank (best)
+          || (address_rank (copy->service) == address_rank (best)
+              && g_strcmp0 (copy->service->url, best->url) < 0))
+        best = copy->service;
+    }
+
+  if (best == NULL)
+    {
+      if (old != NULL)
+        {
+          if (b->func != NULL)
+            b->func (NEARBY_BROWSE_VANISHED, old, b->user_data);
+          g_hash_table_remove (b->services, key);
+        }
+      return;
+    }
+  if (old != NULL && service_equal (old, best))
+    return;
+  g_hash_table_replace (b->services, g_strdup (key), service_copy (best));
+  if (b->func != NULL)
+    b->func (old == NULL ? NEARBY_BROWSE_APPEARED : NEARBY_BROWSE_CHANGED,
+             g_hash_table_lookup (b->services, key), b->user_data);
+}
+
+static void
+maybe_done (Browse *b)
+{
+  if (!b->watch && b->all_for_now && b->pending == 0)
+    g_main_loop_quit (b->loop);
+}
+
+static GStrv
+strings_of (AvahiStringList *txt)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (AvahiStringList *l = txt; l != NULL; l = avahi_string_list_get_next (l))
+    {
+      g_autofree char *s = g_strndup ((const char *) avahi_string_list_get_text (l),
+                                      avahi_string_list_get_size (l));
+      g_strv_builder_add (builder, s);
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* Fills @s's TXT-derived fields; FALSE if the record is not ours. */
+static gboolean
+apply_txt (NearbyService *s, char **path, AvahiStringList *txt, const char *instance)
+{
+  g_auto (GStrv) strings = strings_of (txt);
+  g_auto (NearbyTxt) record = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  if (!nearby_txt_decode ((const char *const *) strings, &record, &error))
+    {
+      g_debug ("ignoring '%s': %s", instance, error->message);
+      return FALSE;
+    }
+  g_free (s->name);
+  s->name = g_steal_pointer (&record.name);
+  g_free (s->branch);
+  s->branch = record.ref != NULL && g_str_has_prefix (record.ref, "refs/heads/")
+                  ? g_strdup (record.ref + strlen ("refs/heads/"))
+                  : g_strdup (record.ref);
+  g_free (s->head);
+  s->head = g_steal_pointer (&record.head);
+  g_free (s->repo);
+  s->repo = g_steal_pointer (&record.repo);
+  g_free (*path);
+  *path = g_steal_pointer (&record.path);
+  if (s->address != NULL)
+    {
+      g_free (s->url);
+      s->url = nearby_url_build_http (s->address, s->ifname, s->port, *path);
+    }
+  return TRUE;
+}
+
+/* Files @copy under the logical service it now belongs to and reports. */
+static void
+refile (Browse *b, Copy *copy)
+{
+  g_autofree char *old_key = copy->resolved ? g_strdup (copy->key) : NULL;
+
+  g_free (copy->key);
+  copy->key = g_strconcat (copy->service->name, "\n", copy->service->host, NULL);
+  copy->resolved = TRUE;
+  if (old_key != NULL && strcmp (old_key, copy->key) != 0)
+    merge (b, old_key);
+  merge (b, copy->key);
+}
+
+static void
+on_txt_record (AvahiRecordBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
+               AvahiBrowserEvent event, const char *name, uint16_t clazz, uint16_t type,
+               const void *rdata, size_t size, AvahiLookupResultFlags flags, void *user_data)
+{
+  Copy *copy = user_data;
+  AvahiStringList *txt = NULL;
+
+  if (event != AVAHI_BROWSER_NEW || copy->service == NULL)
+    return;
+  if (avahi_string_list_parse (rdata, size, &txt) < 0)
+    return;
+  if (apply_txt (copy->service, &copy->path, txt, copy->instance))
+    refile (copy->browse, copy);
+  avahi_string_list_free (txt);
+}
+
+static void
+on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
+             AvahiResolverEvent event, const char *instance, const char *type, const char *domain,
+             const char *host_name, const AvahiAddress *address, uint16_t port,
+             AvahiStringList *txt, AvahiLookupResultFlags flags, void *user_data)
+{
+  Copy *copy = user_data;
+  Browse *b = copy->browse;
+  char addr[AVAHI_ADDRESS_STR_MAX];
+  char ifname[IF_NAMESIZE] = "";
+  NearbyService *s;
+
+  if (!copy->resolved)
+    b->pending--;
+
+  if (event != AVAHI_RESOLVER_FOUND)
+    {
+      g_debug ("cannot resolve '%s': %s", instance,
+               avahi_strerror (avahi_client_errno (avahi_service_resolver_get_client (resolver))));
+      maybe_done (b);
+      return;
+    }
+
+  avahi_address_snprint (addr, sizeof addr, address);
+  if_indextoname (interface, ifname);
+  s = g_new0 (NearbyService, 1);
+  s->host = g_strdup (host_name);
+  if (g_str_has_suffix (s->host, ".local"))
+    s->host[strlen (s->host) - strlen (".local")] = '\0';
+  s->address = g_strdup (addr);
+  s->ifname = g_strdup (ifname);
+  s->port = port;
+  if (!apply_txt (s, &copy->path, txt, instance))
+    {
+      nearby_service_free (s);
+      maybe_done (b);
+      return;
+    }
+  nearby_service_free (copy->service);
+  copy->service = s;
+  refile (b, copy);
+
+  /* Watching: resolvers answer once, so follow the TXT record itself. */
+  if (b->watch && copy->txt_browser == NULL)
+    {
+      char fullname[AVAHI_DOMAIN_NAME_MAX];
+
+      if (avahi_service_name_join (fullname, sizeof fullname, instance, type, domain) == 0)
+        copy->txt_browser = avahi_record_browser_new (b->client, interface, protocol, fullname,
+                                                      AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_TXT, 0,
+                                                      on_txt_record, copy);
+    }
+
+  /* A browse that ends does not need the resolver any more. */
+  if (!b->watch)
+    {
+      avahi_service_resolver_free (copy->resolver);
+      copy->resolver = NULL;
+    }
+  maybe_done (b);
+}
+
+static void
+on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
+            AvahiBrowserEvent event, const char *instance, const char *type, const char *domain,
+            AvahiLookupResultFlags flags, void *user_data)
+{
+  Browse *b = user_data;
+  g_autofree char *id = NULL;
+
+  switch (event)
+    {
+    case AVAHI_BROWSER_NEW:
+      {
+        Copy *copy;
+
+        id = g_strdup_printf ("%d/%d/%s", interface, protocol, instance);
+        if (g_hash_table_contains (b->copies, id))
+          break;
+        copy = g_new0 (Copy, 1);
+        copy->browse = b;
+        copy->interface = interface;
+        copy->protocol = protocol;
+        copy->instance = g_strdup (instance);
+        copy->key = g_strdup ("");
+        copy->resolver = avahi_service_resolver_new (b->client, interface, protocol, instance, type,
+                                                     domain, protocol, 0, on_resolved, copy);
+        if (copy->resolver == NULL)
+          {
+            g_debug ("cannot resolve '%s': %s", instance,
+                     avahi_strerror (avahi_client_errno (b->client)));
+            copy_free (copy);
+            break;
+          }
+        b->pending++;
+        g_hash_table_insert (b->copies, g_steal_pointer (&id), copy);
+        break;
+      }
+    case AVAHI_BROWSER_REMOVE:
+      {
+        Copy *copy;
+        g_autofree char *key = NULL;
+
+        id = g_strdup_printf ("%d/%d/%s", interface, protocol, instance);
+        copy = g_hash_table_lookup (b->copies, id);
+        if (copy == NULL)
+          break;
+        if (!copy->resolved)
+          b->pending--;
+        key = g_strdup (copy->key);
+        g_hash_table_remove (b->copies, id);
+        merge (b, key);
+        maybe_done (b);
+        break;
+      }
+    case AVAHI_BROWSER_ALL_FOR_NOW:
+      b->all_for_now = TRUE;
+      maybe_done (b);
+      break;
+    case AVAHI_BROWSER_FAILURE:
+      g_set_error (&b->error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "browsing failed: %s",
+                   avahi_strerror (avahi_client_errno (b->client)));
+      g_main_loop_quit (b->loop);
+      break;
+    case AVAHI_BROWSER_CACHE_EXHAUSTED:
+    default:
+      break;
+    }
+}
+
+static void
+on_client_state (AvahiClient *client, AvahiClientState state, void *user_data)
+{
+  Browse *b = user_data;
+
+  if (state == AVAHI_CLIENT_FAILURE)
+    {
+      if (b->error == NULL)
+        g_set_error (&b->error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "lost avahi-daemon: %s",
+                     avahi_strerror (avahi_client_errno (client)));
+      g_main_loop_quit (b->loop);
+    }
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  Browse *b = user_data;
+
+  g_debug ("browse timed out with %u resolver(s) pending", b->pending);
+  g_main_loop_quit (b->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  g_main_loop_quit (((Browse *) user_data)->loop);
+}
+
+static int
+compare_services (gconstpointer a, gconstpointer b)
+{
+  const NearbyService *x = *(NearbyService *const *) a;
+  const NearbyService *y = *(NearbyService *const *) b;
+  int c = strcmp (x->name, y->name);
+
+  return c != 0 ? c : strcmp (x->host, y->host);
+}
+
+static void
+browse_clear (Browse *b)
+{
+  if (b->timeout != NULL)
+    {
+      g_source_destroy (b->timeout);
+      g_clear_pointer (&b->timeout, g_source_unref);
+    }
+  /* Resolvers, then the browser, then the client they belong to. */
+  g_clear_pointer (&b->copies, g_hash_table_unref);
+  g_clear_pointer (&b->services, g_hash_table_unref);
+  g_clear_pointer (&b->browser, avahi_service_browser_free);
+  g_clear_pointer (&b->client, avahi_client_free);
+  g_clear_pointer (&b->poll, avahi_glib_poll_free);
+  g_clear_pointer (&b->loop, g_main_loop_unref);
+  g_clear_error (&b->error);
+  g_clear_pointer (&b->context, g_main_context_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Browse, browse_clear)
+
+GPtrArray *
+nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func, gpointer user_data,
+               GCancellable *cancellable, GError **error)
+{
+  g_auto (Browse) b = { 0 };
+  g_autoptr (GPtrArray) result = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  gulong cancel_id = 0;
+  int rc = 0;
+
+  /* The caller's context, so that its sources (signals) run while browsing. */
+  b.context = g_main_context_ref_thread_default ();
+  avahi_set_allocator (avahi_glib_allocator ());
+  b.poll = avahi_glib_poll_new (b.context, G_PRIORITY_DEFAULT);
+  b.loop = g_main_loop_new (b.context, FALSE);
+  b.watch = watch;
+  b.func = func;
+  b.user_data = user_data;
+  b.copies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, copy_free);
+  b.services = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify) nearby_service_free);
+
+  b.client = avahi_client_new (avahi_glib_poll_get (b.poll), 0, on_client_state, &b, &rc);
+  if (b.client == NULL)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
+                   "cannot look for branches nearby: %s (is avahi-daemon running?)",
+                   avahi_strerror (rc));
+      return NULL;
+    }
+  b.browser = avahi_service_browser_new (b.client, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
+                                         NEARBY_SERVICE_TYPE, NULL, 0, on_browsed, &b);
+  if (b.browser == NULL)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot look for branches nearby: %s",
+                   avahi_strerror (avahi_client_errno (b.client)));
+      return NULL;
+    }
+
+  if (timeout_ms > 0)
+    {
+      b.timeout = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (b.timeout, on_timeout, &b, NULL);
+      g_source_attach (b.timeout, b.context);
+    }
+  if (cancellable != NULL)
+    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), &b, NULL);
+  if (cancellable == NULL || !g_cancellable_is_cancelled (cancellable))
+    g_main_loop_run (b.loop);
+  if (cancel_id != 0)
+    g_cancellable_disconnect (cancellable, cancel_id);
+
+  if (b.error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&b.error));
+      return NULL;
+    }
+  result = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
+  g_hash_table_iter_init (&iter, b.services);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (result, service_copy (value));
+  g_ptr_array_sort (result, compare_services);
+  return g_steal_pointer (&result);
+}
+
+static gboolean
+host_matches (const NearbyService *s, const char *host)
+{
+  g_autofree char *wanted = g_strdup (host);
+
+  if (g_str_has_suffix (wanted, ".local"))
+    wanted[strlen (wanted) - strlen (".local")] = '\0';
+  return g_ascii_strcasecmp (s->host, wanted) == 0;
+}
+
+const NearbyService *
+nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GError **error)
+{
+  g_autoptr (GPtrArray) matches = g_ptr_array_new ();
+  g_autofree char *suffix = g_strconcat ("/", name, NULL);
+  g_autoptr (GString) choices = NULL;
+
+  for (guint i = 0; i < services->len; i++)
+    {
+      NearbyService *s = services->pdata[i];
+
+      if (strcmp (s->name, name) == 0 && (host == NULL || host_matches (s, host)))
+        g_ptr_array_add (matches, s);
+    }
+  if (matches->len == 0)
+    {
+      /* No exact match: a unique name ending in /NAME will do. */
+      const char *only = NULL;
+      gboolean unique = TRUE;
+
+      for (guint i = 0; i < services->len; i++)
+        {
+          NearbyService *s = services->pdata[i];
+
+          if (!g_str_has_suffix (s->name, suffix) || (host != NULL && !host_matches (s, host)))
+            continue;
+          if (only != NULL && strcmp (only, s->name) != 0)
+            unique = FALSE;
+          only = s->name;
+          g_ptr_array_add (matches, s);
+        }
+      if (!unique)
+        {
+          choices = g_string_new (NULL);
+          for (guint i = 0; i < matches->len; i++)
+            g_string_append_printf (choices, "%s%s", i > 0 ? ", " : "",
+                                    ((NearbyService *) matches->pdata[i])->name);
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS, "'%s' is ambiguous; say which: %s",
+                       name, choices->str);
+          return NULL;
+        }
+    }
+  if (matches->len == 0)
+    {
+      if (host != NULL)
+        g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                     "no branch named '%s' is advertised by %s; see 'git nearby browse'", name,
+                     host);
+      else
+        g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                     "no branch named '%s' is advertised nearby; see 'git nearby browse'", name);
+      return NULL;
+    }
+  if (matches->len > 1)
+    {
+      choices = g_string_new (NULL);
+      for (guint i = 0; i < matches->len; i++)
+        {
+          NearbyService *s = matches->pdata[i];
+          g_autofree char *path = nearby_name_to_path (s->name);
+
+          g_string_append_printf (choices, "%snearby:/%s@%s", i > 0 ? ", " : "", path, s->host);
+        }
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS,
+                   "'%s' is advertised by several hosts; pick one: %s", name, choices->str);
+      return NULL;
+    }
+  return matches->pdata[0];
+}
+
+NearbyService *
+nearby_resolve (const char *name, const char *host, guint timeout_ms, GError **error)
+{
+  g_autoptr (GPtrArray) services = nearby_browse (timeout_ms, FALSE, NULL, NULL, NULL, error);
+  const NearbyService *picked;
+
+  if (services == NULL)
+    return NULL;
+  picked = nearby_browse_pick (services, name, host, error);
+  return picked != NULL ? service_copy (picked) : NULL;
+}

@@ -1,0 +1,226 @@
+/* git-nearby: browse and resolve — what is advertised nearby. */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "browser.h"
+#include "commands.h"
+#include "json.h"
+#include "name.h"
+#include "nearby-error.h"
+#include "url.h"
+
+static void
+print_json_object (GString *out, const NearbyService *s, const char *event)
+{
+  g_string_append (out, "{");
+  if (event != NULL)
+    g_string_append_printf (out, "\"event\": \"%s\", ", event);
+  g_string_append (out, "\"name\": ");
+  nearby_json_string (out, s->name);
+  g_string_append (out, ", \"host\": ");
+  nearby_json_string (out, s->host);
+  g_string_append (out, ", \"address\": ");
+  nearby_json_string (out, s->address);
+  g_string_append_printf (out, ", \"port\": %u, \"url\": ", s->port);
+  nearby_json_string (out, s->url);
+  g_string_append (out, ", \"branch\": ");
+  nearby_json_string (out, s->branch);
+  g_string_append (out, ", \"head\": ");
+  nearby_json_string (out, s->head);
+  g_string_append (out, ", \"repo\": ");
+  nearby_json_string (out, s->repo);
+  g_string_append (out, "}");
+}
+
+/* Pads by characters, not bytes, so that UTF-8 names line up. */
+static void
+print_cell (const char *text, glong width)
+{
+  fputs (text, stdout);
+  for (glong n = g_utf8_strlen (text, -1); n < width; n++)
+    putchar (' ');
+}
+
+static void
+print_table (GPtrArray *services)
+{
+  const char *headers[] = { "NAME", "HOST", "BRANCH", "HEAD", "URL" };
+  glong widths[G_N_ELEMENTS (headers)] = { 0 };
+
+  for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
+    widths[c] = strlen (headers[c]);
+  for (guint i = 0; i < services->len; i++)
+    {
+      NearbyService *s = services->pdata[i];
+      const char *cells[] = { s->name, s->host, s->branch ? s->branch : "", "1234567", s->url };
+
+      for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
+        widths[c] = MAX (widths[c], g_utf8_strlen (cells[c], -1));
+    }
+  for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
+    {
+      print_cell (headers[c], c + 1 < G_N_ELEMENTS (headers) ? widths[c] + 2 : 0);
+    }
+  putchar ('\n');
+  for (guint i = 0; i < services->len; i++)
+    {
+      NearbyService *s = services->pdata[i];
+      g_autofree char *head = s->head != NULL ? g_strndup (s->head, 7) : g_strdup ("-");
+      const char *cells[] = { s->name, s->host, s->branch ? s->branch : "", head, s->url };
+
+      for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
+        print_cell (cells[c], c + 1 < G_N_ELEMENTS (cells) ? widths[c] + 2 : 0);
+      putchar ('\n');
+    }
+}
+
+typedef struct
+{
+  gboolean json;
+} WatchOptions;
+
+static void
+on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
+{
+  WatchOptions *options = user_data;
+  const char *word = event == NEARBY_BROWSE_APPEARED  ? "appeared"
+                     : event == NEARBY_BROWSE_CHANGED ? "changed"
+                                                      : "vanished";
+
+  if (options->json)
+    {
+      g_autoptr (GString) out = g_string_new (NULL);
+
+      print_json_object (out, s, word);
+      printf ("%s\n", out->str);
+    }
+  else if (event == NEARBY_BROWSE_VANISHED)
+    printf ("%-9s %s on %s\n", word, s->name, s->host);
+  else
+    printf ("%-9s %s on %s  %.7s  %s\n", word, s->name, s->host, s->head != NULL ? s->head : "-",
+            s->url);
+  fflush (stdout);
+}
+
+static gboolean
+on_interrupt (gpointer user_data)
+{
+  g_cancellable_cancel (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+nearby_cmd_browse (int argc, char **argv, GError **error)
+{
+  gboolean json = FALSE, watch = FALSE;
+  double timeout = -1;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GPtrArray) services = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  WatchOptions options = { 0 };
+  guint timeout_ms;
+  const GOptionEntry entries[]
+      = { { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+            "Print a JSON array (with --watch: one object per event and line)", NULL },
+          { "watch", 'w', 0, G_OPTION_ARG_NONE, &watch,
+            "Keep watching: print branches as they appear, change and vanish", NULL },
+          { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
+            "Wait at most SECONDS (default 5; with --watch, no limit)", "SECONDS" },
+          { NULL } };
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, "List the branches advertised on the local network.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!nearby_cmd_parse (context, &argc, &argv, error))
+    return FALSE;
+  if (argc > 1)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "usage: git nearby browse [--json] [--watch] [--timeout SECONDS]");
+      return FALSE;
+    }
+  if (timeout == -1)
+    timeout = watch ? 0 : NEARBY_BROWSE_DEFAULT_TIMEOUT_MS / 1000.0;
+  if (timeout < 0 || timeout > 86400)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                   "--timeout %g: not a number of seconds", timeout);
+      return FALSE;
+    }
+  timeout_ms = (guint) (timeout * 1000);
+
+  options.json = json;
+  if (watch)
+    {
+      g_unix_signal_add (SIGINT, on_interrupt, cancellable);
+      g_unix_signal_add (SIGTERM, on_interrupt, cancellable);
+    }
+  services
+      = nearby_browse (timeout_ms, watch, watch ? on_event : NULL, &options, cancellable, error);
+  if (services == NULL)
+    return FALSE;
+  if (watch)
+    return TRUE;
+
+  if (json)
+    {
+      g_autoptr (GString) out = g_string_new ("[");
+
+      for (guint i = 0; i < services->len; i++)
+        {
+          g_string_append (out, i == 0 ? "\n  " : ",\n  ");
+          print_json_object (out, services->pdata[i], NULL);
+        }
+      g_string_append (out, services->len > 0 ? "\n]\n" : "]\n");
+      fputs (out->str, stdout);
+    }
+  else if (services->len == 0)
+    printf ("No branch is advertised nearby.\n");
+  else
+    print_table (services);
+  return TRUE;
+}
+
+gboolean
+nearby_cmd_resolve (int argc, char **argv, GError **error)
+{
+  double timeout = NEARBY_BROWSE_DEFAULT_TIMEOUT_MS / 1000.0;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (NearbyService) service = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *host = NULL;
+  const GOptionEntry entries[] = { { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
+                                     "Wait at most SECONDS (default 5)", "SECONDS" },
+                                   { NULL } };
+
+  context = g_option_context_new ("NAME[@HOST]");
+  g_option_context_set_summary (context,
+                                "Print the URL of the branch advertised nearby as NAME (on HOST).\n"
+                                "A NAME that matches no branch exactly may be the end of one:\n"
+                                "fix-login finds myproj/fix-login if no other name ends so.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!nearby_cmd_parse (context, &argc, &argv, error))
+    return FALSE;
+  if (argc != 2)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "usage: git nearby resolve NAME[@HOST]");
+      return FALSE;
+    }
+  if (timeout <= 0 || timeout > 3600)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                   "--timeout %g: not a number of seconds", timeout);
+      return FALSE;
+    }
+  if (!nearby_url_parse_nearby (argv[1], &name, &host, error))
+    return FALSE;
+  service = nearby_resolve (name, host, (guint) (timeout * 1000), error);
+  if (service == NULL)
+    return FALSE;
+  printf ("%s\n", service->url);
+  return TRUE;
+}

@@ -1,0 +1,397 @@
+#include "publisher.h"
+
+#include <avahi-client/client.h>
+#include <avahi-client/publish.h>
+#include <avahi-common/alternative.h>
+#include <avahi-common/error.h>
+#include <avahi-common/malloc.h>
+#include <avahi-common/strlst.h>
+#include <avahi-glib/glib-malloc.h>
+#include <avahi-glib/glib-watch.h>
+#include <string.h>
+
+#include "name.h"
+#include "txt-record.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AvahiStringList, avahi_string_list_free)
+
+#define RECONNECT_MS 1000
+
+typedef struct
+{
+  NearbyPublisher *publisher;
+  char *name;
+  char *instance; /* NULL until the host name is known */
+  GStrv txt;
+  AvahiEntryGroup *group;
+  gboolean registered; /* the group holds our service */
+} Entry;
+
+struct _NearbyPublisher
+{
+  NearbyCatalog *catalog;
+  gulong changed_id;
+  gulong tips_id;
+  AvahiGLibPoll *poll;
+  AvahiClient *client;
+  gboolean running;
+  gboolean said_no_daemon;
+  guint reconnect_id;
+  guint16 port;
+  GHashTable *entries; /* name -> Entry */
+};
+
+static void register_entry (NearbyPublisher *self, Entry *entry);
+
+static void
+entry_drop_group (Entry *entry)
+{
+  /* Freeing a group withdraws its services: the goodbye packets. */
+  if (entry->group != NULL)
+    avahi_entry_group_free (entry->group);
+  entry->group = NULL;
+  entry->registered = FALSE;
+}
+
+static void
+entry_free (gpointer data)
+{
+  Entry *entry = data;
+
+  entry_drop_group (entry);
+  g_free (entry->name);
+  g_free (entry->instance);
+  g_strfreev (entry->txt);
+  g_free (entry);
+}
+
+static AvahiStringList *
+to_string_list (GStrv txt)
+{
+  AvahiStringList *list = NULL;
+
+  /* avahi_string_list_add prepends: add in reverse to keep txtvers first. */
+  for (gint i = (gint) g_strv_length (txt) - 1; i >= 0; i--)
+    list = avahi_string_list_add (list, txt[i]);
+  return list;
+}
+
+static void
+on_group_state (AvahiEntryGroup *group, AvahiEntryGroupState state, void *user_data)
+{
+  Entry *entry = user_data;
+
+  switch (state)
+    {
+    case AVAHI_ENTRY_GROUP_ESTABLISHED:
+      g_debug ("published '%s' as '%s'", entry->name, entry->instance);
+      break;
+    case AVAHI_ENTRY_GROUP_COLLISION:
+      {
+        char *alternative = avahi_alternative_service_name (entry->instance);
+
+        g_message ("the service name '%s' is taken on the network; using '%s'", entry->instance,
+                   alternative);
+        g_free (entry->instance);
+        entry->instance = g_strdup (alternative);
+        avahi_free (alternative);
+        avahi_entry_group_reset (group);
+        entry->registered = FALSE;
+        register_entry (entry->publisher, entry);
+        break;
+      }
+    case AVAHI_ENTRY_GROUP_FAILURE:
+      g_warning ("cannot publish '%s': %s", entry->name,
+                 avahi_strerror (avahi_client_errno (avahi_entry_group_get_client (group))));
+      break;
+    case AVAHI_ENTRY_GROUP_UNCOMMITED:
+    case AVAHI_ENTRY_GROUP_REGISTERING:
+    default:
+      break;
+    }
+}
+
+static void
+register_entry (NearbyPublisher *self, Entry *entry)
+{
+  g_autoptr (AvahiStringList) txt = NULL;
+  int rc;
+
+  if (!self->running || entry->registered)
+    return;
+  if (entry->instance == NULL)
+    entry->instance = nearby_instance_name (entry->name, avahi_client_get_host_name (self->client));
+  if (entry->group == NULL)
+    {
+      entry->group = avahi_entry_group_new (self->client, on_group_state, entry);
+      if (entry->group == NULL)
+        {
+          g_warning ("cannot publish '%s': %s", entry->name,
+                     avahi_strerror (avahi_client_errno (self->client)));
+          return;
+        }
+    }
+
+  txt = to_string_list (entry->txt);
+  for (int attempt = 0; attempt < 16; attempt++)
+    {
+      rc = avahi_entry_group_add_service_strlst (entry->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
+                                                 0, entry->instance, NEARBY_SERVICE_TYPE, NULL,
+                                                 NULL, self->port, txt);
+      if (rc != AVAHI_ERR_COLLISION)
+        break;
+      /* Taken by another group on this very host: rename and retry. */
+      {
+        char *alternative = avahi_alternative_service_name (entry->instance);
+
+        g_free (entry->instance);
+        entry->instance = g_strdup (alternative);
+        avahi_free (alternative);
+      }
+      avahi_entry_group_reset (entry->group);
+    }
+  if (rc < 0 || (rc = avahi_entry_group_commit (entry->group)) < 0)
+    {
+      g_warning ("cannot publish '%s': %s", entry->name, avahi_strerror (rc));
+      avahi_entry_group_reset (entry->group);
+      return;
+    }
+  entry->registered = TRUE;
+}
+
+static GStrv
+txt_for (NearbyBranch *branch)
+{
+  g_auto (NearbyUploadTarget) target = { 0 };
+  g_autofree char *path = nearby_name_to_path (branch->name);
+  char head[GIT_OID_HEXSZ + 1], root[GIT_OID_HEXSZ + 1];
+  NearbyTxt txt = { .name = branch->name, .path = path, .ref = branch->refname };
+  g_autoptr (GError) error = NULL;
+  GStrv strings;
+  git_oid root_oid;
+
+  if (!nearby_branch_resolve (branch, &target, FALSE, NULL))
+    return NULL; /* gone: not announced */
+  if (!target.unborn)
+    {
+      git_oid_tostr (head, sizeof head, &target.tip);
+      txt.head = head;
+      if (nearby_branch_root_commit (branch, &target.tip, &root_oid))
+        {
+          git_oid_tostr (root, sizeof root, &root_oid);
+          txt.repo = root;
+        }
+    }
+  strings = nearby_txt_encode (&txt, &error);
+  if (strings == NULL)
+    g_warning ("not announcing '%s': %s", branch->name, error->message);
+  return strings;
+}
+
+/* Brings the announced services in line with what is served. */
+static void
+sync_services (NearbyPublisher *self)
+{
+  g_autoptr (GPtrArray) branches = nearby_catalog_list (self->catalog);
+  g_autoptr (GHashTable) wanted
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_strfreev);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; i < branches->len; i++)
+    {
+      NearbyBranch *branch = branches->pdata[i];
+      GStrv txt = txt_for (branch);
+
+      if (txt != NULL)
+        g_hash_table_insert (wanted, branch->name, txt);
+    }
+
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (wanted, key))
+      {
+        g_debug ("withdrawing '%s'", (char *) key);
+        g_hash_table_iter_remove (&iter);
+      }
+
+  g_hash_table_iter_init (&iter, wanted);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Entry *entry = g_hash_table_lookup (self->entries, key);
+      GStrv txt = value;
+
+      if (entry == NULL)
+        {
+          entry = g_new0 (Entry, 1);
+          entry->publisher = self;
+          entry->name = g_strdup (key);
+          entry->txt = g_strdupv (txt);
+          g_hash_table_insert (self->entries, entry->name, entry);
+          register_entry (self, entry);
+          continue;
+        }
+      if (g_strv_equal ((const char *const *) entry->txt, (const char *const *) txt))
+        continue;
+      g_strfreev (entry->txt);
+      entry->txt = g_strdupv (txt);
+      if (entry->registered)
+        {
+          g_autoptr (AvahiStringList) list = to_string_list (entry->txt);
+          int rc = avahi_entry_group_update_service_txt_strlst (
+              entry->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, entry->instance,
+              NEARBY_SERVICE_TYPE, NULL, list);
+          if (rc < 0)
+            g_warning ("cannot update the TXT record of '%s': %s", entry->name,
+                       avahi_strerror (rc));
+          else
+            g_debug ("updated the TXT record of '%s'", entry->name);
+        }
+      else
+        register_entry (self, entry);
+    }
+}
+
+static void
+reset_all (NearbyPublisher *self, gboolean free_groups)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->entries);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Entry *entry = value;
+
+      if (free_groups)
+        entry->group = NULL; /* freed with the client */
+      else if (entry->group != NULL)
+        avahi_entry_group_reset (entry->group);
+      entry->registered = FALSE;
+      g_clear_pointer (&entry->instance, g_free); /* the host name may change */
+    }
+}
+
+static void connect_client (NearbyPublisher *self);
+
+static gboolean
+on_reconnect (gpointer user_data)
+{
+  NearbyPublisher *self = user_data;
+
+  self->reconnect_id = 0;
+  connect_client (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_client_state (AvahiClient *client, AvahiClientState state, void *user_data)
+{
+  NearbyPublisher *self = user_data;
+
+  /* Called from within avahi_client_new() too, before it returns. */
+  self->client = client;
+  switch (state)
+    {
+    case AVAHI_CLIENT_S_RUNNING:
+      g_message ("announcing on the LAN as %s", avahi_client_get_host_name (client));
+      self->running = TRUE;
+      self->said_no_daemon = FALSE;
+      sync_services (self);
+      {
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init (&iter, self->entries);
+        while (g_hash_table_iter_next (&iter, NULL, &value))
+          register_entry (self, value);
+      }
+      break;
+    case AVAHI_CLIENT_S_COLLISION:
+    case AVAHI_CLIENT_S_REGISTERING:
+      /* The host name is being (re)registered: withdraw until running. */
+      self->running = FALSE;
+      reset_all (self, FALSE);
+      break;
+    case AVAHI_CLIENT_CONNECTING:
+      self->running = FALSE;
+      if (!self->said_no_daemon)
+        g_warning (
+            "avahi-daemon is not running: serving without announcing on the LAN until it starts");
+      self->said_no_daemon = TRUE;
+      break;
+    case AVAHI_CLIENT_FAILURE:
+      self->running = FALSE;
+      if (avahi_client_errno (client) == AVAHI_ERR_DISCONNECTED)
+        {
+          g_warning ("lost avahi-daemon; announcing again when it is back");
+          self->said_no_daemon = TRUE;
+        }
+      else
+        g_warning ("Avahi failed: %s", avahi_strerror (avahi_client_errno (client)));
+      /* The groups go with the client; a new client waits for the daemon. */
+      reset_all (self, TRUE);
+      avahi_client_free (client);
+      self->client = NULL;
+      if (self->reconnect_id == 0)
+        self->reconnect_id = g_timeout_add (RECONNECT_MS, on_reconnect, self);
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+connect_client (NearbyPublisher *self)
+{
+  int error = 0;
+  AvahiClient *client = avahi_client_new (avahi_glib_poll_get (self->poll), AVAHI_CLIENT_NO_FAIL,
+                                          on_client_state, self, &error);
+
+  if (client == NULL)
+    {
+      g_warning ("cannot use Avahi: %s", avahi_strerror (error));
+      self->reconnect_id = g_timeout_add (RECONNECT_MS, on_reconnect, self);
+    }
+}
+
+static void
+on_catalog_changed (NearbyCatalog *catalog, gpointer user_data)
+{
+  NearbyPublisher *self = user_data;
+
+  sync_services (self);
+}
+
+NearbyPublisher *
+nearby_publisher_new (NearbyCatalog *catalog, guint16 port)
+{
+  NearbyPublisher *self = g_new0 (NearbyPublisher, 1);
+
+  avahi_set_allocator (avahi_glib_allocator ());
+  self->catalog = g_object_ref (catalog);
+  self->port = port;
+  self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_free);
+  self->poll = avahi_glib_poll_new (NULL, G_PRIORITY_DEFAULT);
+  self->changed_id = g_signal_connect (catalog, "changed", G_CALLBACK (on_catalog_changed), self);
+  self->tips_id = g_signal_connect (catalog, "tips-changed", G_CALLBACK (on_catalog_changed), self);
+  connect_client (self);
+  return self;
+}
+
+void
+nearby_publisher_free (NearbyPublisher *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_signal_handler (&self->changed_id, self->catalog);
+  g_clear_signal_handler (&self->tips_id, self->catalog);
+  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  /* Entries first: their groups' goodbyes go out through the client. */
+  g_clear_pointer (&self->entries, g_hash_table_unref);
+  if (self->client != NULL)
+    avahi_client_free (self->client);
+  avahi_glib_poll_free (self->poll);
+  g_object_unref (self->catalog);
+  g_free (self);
+}

@@ -1,0 +1,22 @@
+/* git-nearby: announcing the advertised branches on the LAN with Avahi —
+ * one entry group per branch, service _git-http._tcp, instance
+ * "<name> on <host>", TXT schema v1 kept current as tips move. */
+#pragma once
+
+#include <glib.h>
+
+#include "catalog.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NearbyPublisher NearbyPublisher;
+
+/* Starts publishing what @catalog serves on @port, now and as it changes.
+ * Without avahi-daemon it says so once and publishes when one appears. */
+NearbyPublisher *nearby_publisher_new (NearbyCatalog *catalog, guint16 port);
+
+/* Withdraws every service (goodbye packets) and disconnects. */
+void nearby_publisher_free (NearbyPublisher *publisher);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyPublisher, nearby_publisher_free)
+
+G_END_DECLS
