@@ -220,7 +220,8 @@ refile (Browse *b, Copy *copy)
   g_autofree char *old_key = copy->resolved ? g_strdup (copy->key) : NULL;
 
   g_free (copy->key);
-  copy->key = g_strconcat (copy->service->name, "\n", copy->service->host, NULL);
+  copy->key = g_strdup_printf ("%s\n%s\n%u", copy->service->name, copy->service->host,
+                               copy->service->port);
   copy->resolved = TRUE;
   if (old_key != NULL && strcmp (old_key, copy->key) != 0)
     merge (b, old_key);

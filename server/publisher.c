@@ -76,6 +76,20 @@ to_string_list (GStrv txt)
   return list;
 }
 
+/* The instance name is taken (on this host or the network): take Avahi's
+ * alternative, "name #2" and so on. */
+static void
+rename_entry (Entry *entry)
+{
+  char *alternative = avahi_alternative_service_name (entry->instance);
+
+  g_message ("the service name '%s' is taken on the network; using '%s'", entry->instance,
+             alternative);
+  g_free (entry->instance);
+  entry->instance = g_strdup (alternative);
+  avahi_free (alternative);
+}
+
 static void
 on_group_state (AvahiEntryGroup *group, AvahiEntryGroupState state, void *user_data)
 {
@@ -87,19 +101,11 @@ on_group_state (AvahiEntryGroup *group, AvahiEntryGroupState state, void *user_d
       g_debug ("published '%s' as '%s'", entry->name, entry->instance);
       break;
     case AVAHI_ENTRY_GROUP_COLLISION:
-      {
-        char *alternative = avahi_alternative_service_name (entry->instance);
-
-        g_message ("the service name '%s' is taken on the network; using '%s'", entry->instance,
-                   alternative);
-        g_free (entry->instance);
-        entry->instance = g_strdup (alternative);
-        avahi_free (alternative);
-        avahi_entry_group_reset (group);
-        entry->registered = FALSE;
-        register_entry (entry->publisher, entry);
-        break;
-      }
+      rename_entry (entry);
+      avahi_entry_group_reset (group);
+      entry->registered = FALSE;
+      register_entry (entry->publisher, entry);
+      break;
     case AVAHI_ENTRY_GROUP_FAILURE:
       g_warning ("cannot publish '%s': %s", entry->name,
                  avahi_strerror (avahi_client_errno (avahi_entry_group_get_client (group))));
@@ -141,13 +147,7 @@ register_entry (NearbyPublisher *self, Entry *entry)
       if (rc != AVAHI_ERR_COLLISION)
         break;
       /* Taken by another group on this very host: rename and retry. */
-      {
-        char *alternative = avahi_alternative_service_name (entry->instance);
-
-        g_free (entry->instance);
-        entry->instance = g_strdup (alternative);
-        avahi_free (alternative);
-      }
+      rename_entry (entry);
       avahi_entry_group_reset (entry->group);
     }
   if (rc < 0 || (rc = avahi_entry_group_commit (entry->group)) < 0)

@@ -11,6 +11,19 @@ prefix=$(dirname "$(dirname "$bin")")
 check "the server is installed in libexec/git-nearby" test -x "$prefix/libexec/git-nearby/git-nearby-serve"
 check "the man page is installed" test -f "$prefix/share/man/man1/git-nearby.1"
 check "the page style is installed" test -f "$prefix/share/git-nearby/style.css"
+check "git-remote-nearby is installed beside git-nearby" test -x "$prefix/bin/git-remote-nearby"
+check "its man page too" test -f "$prefix/share/man/man1/git-remote-nearby.1"
+check "the D-Bus interface is installed" test -f "$prefix/share/dbus-1/interfaces/org.gitnearby.Server1.xml"
+comp="$prefix/share/bash-completion/completions/git-nearby"
+check "bash completion is installed where git's completion loads it" test -f "$comp"
+complete_words () { # complete_words WORD...: what git's completion offers for the last word
+  bash -c 'source /usr/share/bash-completion/completions/git; source "$1"; shift
+    _filedir () { :; }
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+    __git_wrap__git_main; echo "${COMPREPLY[*]}"' _ "$comp" "$@"
+}
+check_eq "git nearby <TAB> completes subcommands" "advertise" "$(complete_words git nearby adv | xargs)"
+check_eq "git nearby browse --<TAB> completes its options" "--json --watch --timeout= --help" "$(complete_words git nearby browse -- | xargs)"
 
 export PATH="$(dirname "$bin"):${PATH#"$NEARBY_BUILD_DIR/client:"}"
 check_eq "git finds the installed git-nearby" "$bin" "$(command -v git-nearby)"
