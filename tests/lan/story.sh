@@ -78,6 +78,16 @@ echo again >> "$T/alice/srv/myproj/new.txt"
 git -C "$T/alice/srv/myproj" commit -qam "more work"
 check "--watch reports a moved head as a change" \
   wait_until 5 grep -q "\"event\": \"changed\", \"name\": \"myproj/fix-login\".*\"head\": \"$(rev "$T/alice/srv/myproj" fix-login)\"" "$T/bob.watch"
+# A deleted branch is withdrawn even while its opt-in stays in config.
+git -C "$T/alice/srv/myproj" checkout -q main
+git -C "$T/alice/srv/myproj" update-ref -d refs/heads/fix-login
+if wait_until 3 grep -q '"event": "vanished", "name": "myproj/fix-login"' "$T/bob.watch"; then
+  ok "a deleted branch vanishes on bob within 3 s"
+else
+  not_ok "a deleted branch vanishes on bob within 3 s" "$(cat "$T/bob.watch")"
+fi
+git -C "$T/alice/srv/myproj" branch fix-login "$new"
+check "re-created, it appears again" wait_until 5 grep -q '"event": "appeared", "name": "myproj/fix-login".*"head": "'"$new"'"' "$T/bob.watch"
 kill "$WATCH"; wait "$WATCH" 2>/dev/null
 
 check "alice's server is still running" kill -0 "$(server_pid_on alice)"
