@@ -631,6 +631,24 @@ read_v2_capabilities (NearbyPktReader *reader, NearbyPktType *type, GError **err
     }
 }
 
+/* The next argument line of a v2 command, or NULL in *@line at the flush
+ * that ends the arguments. */
+static gboolean
+next_argument (NearbyPktReader *reader, const char *command, const char **line, GError **error)
+{
+  NearbyPktType type;
+
+  *line = NULL;
+  if (!nearby_pkt_read (reader, &type, error))
+    return FALSE;
+  if (type == NEARBY_PKT_FLUSH)
+    return TRUE;
+  if (type != NEARBY_PKT_DATA)
+    return refuse (error, "protocol error: unexpected end of %s", command);
+  *line = reader->line;
+  return TRUE;
+}
+
 static gboolean
 expect_eof (NearbyPktReader *reader, GError **error)
 {
@@ -652,16 +670,14 @@ handle_ls_refs (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, Nea
   gboolean symrefs = FALSE, unborn = FALSE;
   const char *refs[] = { "HEAD", target->refname };
 
+  const char *line;
+
   while (type != NEARBY_PKT_FLUSH)
     {
-      const char *line = reader->line;
-
-      if (!nearby_pkt_read (reader, &type, error))
+      if (!next_argument (reader, "ls-refs", &line, error))
         return FALSE;
-      if (type == NEARBY_PKT_FLUSH)
+      if (line == NULL)
         break;
-      if (type != NEARBY_PKT_DATA)
-        return refuse (error, "protocol error: unexpected end of ls-refs");
       if (strcmp (line, "symrefs") == 0)
         symrefs = TRUE;
       else if (strcmp (line, "peel") == 0)
@@ -711,17 +727,15 @@ handle_fetch (NearbyPackPlan *plan, Request *req, NearbyPktReader *reader, Nearb
   GByteArray *out = plan->preamble;
   gboolean ready;
 
+  const char *line;
+
   req->sideband_max = NEARBY_SIDEBAND_DATA_MAX;
   while (type != NEARBY_PKT_FLUSH)
     {
-      const char *line = reader->line;
-
-      if (!nearby_pkt_read (reader, &type, error))
+      if (!next_argument (reader, "fetch", &line, error))
         return FALSE;
-      if (type == NEARBY_PKT_FLUSH)
+      if (line == NULL)
         break;
-      if (type != NEARBY_PKT_DATA)
-        return refuse (error, "protocol error: unexpected end of fetch");
 
       if (g_str_has_prefix (line, "want "))
         {
