@@ -12,6 +12,21 @@
 
 #define BODY_BYTES_KEY "nearby-body-bytes"
 
+typedef struct
+{
+  NearbyCatalog *catalog;
+  NearbyPackCache *cache;
+} Routes;
+
+static void
+routes_free (gpointer data)
+{
+  Routes *routes = data;
+
+  g_object_unref (routes->catalog);
+  g_free (routes);
+}
+
 static void
 respond (SoupServerMessage *msg, guint status, const char *content_type, GBytes *body)
 {
@@ -194,8 +209,9 @@ inflate (GBytes *compressed, GError **error)
 }
 
 static void
-serve_upload_pack (NearbyCatalog *catalog, SoupServerMessage *msg, const char *name_path, gsize len)
+serve_upload_pack (Routes *routes, SoupServerMessage *msg, const char *name_path, gsize len)
 {
+  NearbyCatalog *catalog = routes->catalog;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *content_type = soup_message_headers_get_content_type (headers, NULL);
   const char *encoding = soup_message_headers_get_one (headers, "Content-Encoding");
@@ -263,7 +279,7 @@ serve_upload_pack (NearbyCatalog *catalog, SoupServerMessage *msg, const char *n
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Content-Type",
                                 "application/x-git-upload-pack-result");
   if (plan->send_pack)
-    nearby_pack_stream_start (msg, plan, nearby_branch_gitdir (branch), label);
+    nearby_pack_stream_start (msg, plan, routes->cache, nearby_branch_gitdir (branch), label);
   else
     {
       soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY,
@@ -288,7 +304,8 @@ static void
 handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
                 gpointer user_data)
 {
-  NearbyCatalog *catalog = user_data;
+  Routes *routes = user_data;
+  NearbyCatalog *catalog = routes->catalog;
   const char *method = soup_server_message_get_method (msg);
   gsize len = strlen (path);
   g_autofree char *base = base_url (msg);
@@ -301,7 +318,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
 
   if (g_str_has_suffix (path, "/git-upload-pack"))
     {
-      serve_upload_pack (catalog, msg, path + 1, len - 1 - strlen ("/git-upload-pack"));
+      serve_upload_pack (routes, msg, path + 1, len - 1 - strlen ("/git-upload-pack"));
       return;
     }
   if (g_str_has_suffix (path, "/git-receive-pack"))
@@ -396,11 +413,14 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
 }
 
 SoupServer *
-nearby_http_server_new (NearbyCatalog *catalog)
+nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache)
 {
   SoupServer *server = soup_server_new ("server-header", "git-nearby/" PACKAGE_VERSION " ", NULL);
+  Routes *routes = g_new0 (Routes, 1);
 
-  soup_server_add_handler (server, NULL, handle_request, g_object_ref (catalog), g_object_unref);
+  routes->catalog = g_object_ref (catalog);
+  routes->cache = cache;
+  soup_server_add_handler (server, NULL, handle_request, routes, routes_free);
   g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), NULL);
   return server;
 }

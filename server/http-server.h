@@ -5,11 +5,13 @@
 #include <libsoup/soup.h>
 
 #include "catalog.h"
+#include "pack-cache.h"
 
 G_BEGIN_DECLS
 
 #define NEARBY_MAX_REQUEST_BYTES (32 * 1024 * 1024)
 
-SoupServer *nearby_http_server_new (NearbyCatalog *catalog);
+/* Packs are made through @cache, which must outlive the server. */
+SoupServer *nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache);
 
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "scanner.h"
 
 #define DEFAULT_PORT 9419
+#define DEFAULT_CACHE_MIB 1024
 
 typedef struct
 {
@@ -126,6 +127,10 @@ run (int argc, char **argv, GError **error)
 {
   int port = DEFAULT_PORT;
   int max_depth = NEARBY_SCAN_DEFAULT_DEPTH;
+  int cache_mib = DEFAULT_CACHE_MIB;
+  int max_jobs = (int) g_get_num_processors ();
+  g_autofree char *cache_dir = NULL;
+  g_autoptr (NearbyPackCache) cache = NULL;
   g_auto (GStrv) binds = NULL;
   g_autofree char *port_file = NULL;
   gboolean no_publish = FALSE;
@@ -153,6 +158,11 @@ run (int argc, char **argv, GError **error)
             "Look for repositories at most N directories down (default 3)", "N" },
           { "nested", 0, 0, G_OPTION_ARG_NONE, &nested,
             "Also look for repositories inside repositories' working trees", NULL },
+          { "cache-size", 0, 0, G_OPTION_ARG_INT, &cache_mib,
+            "Keep up to MIB mebibytes of packs for repeated requests (default 1024; 0: none)",
+            "MIB" },
+          { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs,
+            "Run at most N pack-objects at once (default: the number of cores)", "N" },
           { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
           { NULL } };
 
@@ -167,6 +177,12 @@ run (int argc, char **argv, GError **error)
   if (port < 0 || port > 65535)
     {
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--port %d: not a port number", port);
+      return FALSE;
+    }
+  if (cache_mib < 0 || max_jobs < 1)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "--cache-size takes 0 or more, --max-jobs 1 or more");
       return FALSE;
     }
   if (max_depth < 0)
@@ -189,7 +205,9 @@ run (int argc, char **argv, GError **error)
   /* Listen first: a busy port or a bad address fails before any scanning. */
   catalog = nearby_catalog_new ((const char *const *) roots, max_depth, nested);
   server.catalog = catalog;
-  http = nearby_http_server_new (catalog);
+  cache_dir = g_build_filename (g_get_user_cache_dir (), "git-nearby", "packs", NULL);
+  cache = nearby_pack_cache_new (cache_dir, (guint64) cache_mib << 20, max_jobs);
+  http = nearby_http_server_new (catalog, cache);
   if (!listen_on (http, binds, port, error))
     return FALSE;
 

@@ -35,8 +35,9 @@ N=proj/main
 
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
 
-v2_fetch () { # lines after the delim, then flush
-  { printf 'command=fetch\nagent=test\nobject-format=sha1\nDELIM\n'; printf '%s\n' "$@"; echo FLUSH; } | post_v2 "$N"
+v2_fetch () { # lines after the delim, then flush; progress off, so that
+  # answers from the pack cache and from a fresh pack-objects read alike
+  { printf 'command=fetch\nagent=test\nobject-format=sha1\nDELIM\nno-progress\n'; printf '%s\n' "$@"; echo FLUSH; } | post_v2 "$N"
 }
 v0_fetch () { # the first line carries capabilities
   { printf 'want %s multi_ack_detailed side-band-64k thin-pack ofs-delta no-progress agent=test\n' "$1"; shift

@@ -1,0 +1,498 @@
+#!/usr/bin/env python3
+"""git-nearby's benchmark: git-nearby against git daemon and git http-backend
+(behind lighttpd), on one repository, over loopback, in one run.
+
+Every figure is a median over --rounds rounds; within a round the servers take
+turns. Absolute times on a shared machine are noise: the ratios are the
+figures. Server CPU is user+system time of the server's whole process tree,
+reaped children included; peak RSS is the largest sum of the tree's resident
+sets, sampled every 20 ms."""
+
+import argparse
+import http.client
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+SIZES = {  # commits, files, lines per file
+    "small": (1500, 150, 80),
+    "medium": (6000, 600, 120),
+    "large": (20000, 2000, 150),
+}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def run(*argv, cwd=None, env=None, quiet=True):
+    subprocess.run(argv, cwd=cwd, env=env, check=True,
+                   stdout=subprocess.DEVNULL if quiet else None,
+                   stderr=subprocess.DEVNULL if quiet else None)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- a deterministic repository of realistic shape -------------------------
+
+WORDS = ("the of and to in is that for it as with was on be by this are or "
+         "from at which but not have an they one all were can there been if "
+         "more when will would who so no out up into than them only other new "
+         "some could time these two may then first any my now such like our "
+         "over man me even most made after also did many before must through "
+         "years where much your way well down should because each just those "
+         "people how too little state good very make world still own see men "
+         "work long get here between both life being under never day same "
+         "another know while last might us great old year off come since "
+         "against go came right used take three").split()
+
+
+def make_repo(path, size, seed=1):
+    commits, nfiles, nlines = SIZES[size]
+    rnd = random.Random(seed)
+
+    def line():
+        return " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(4, 12)))
+
+    files = {f"src/mod{i // 50:03d}/file{i:05d}.txt": [line() for _ in range(nlines)]
+             for i in range(nfiles)}
+    run("git", "init", "-q", "--bare", "-b", "main", path)
+    fi = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=path, stdin=subprocess.PIPE)
+    out = fi.stdin
+    when = 1600000000
+    names = sorted(files)
+
+    def blob(content):
+        data = ("\n".join(content) + "\n").encode()
+        out.write(b"data %d\n" % len(data) + data + b"\n")
+
+    for c in range(commits):
+        when += rnd.randint(60, 7200)
+        changed = names if c == 0 else rnd.sample(names, rnd.randint(1, 4))
+        for name in changed:
+            if c > 0:
+                content = files[name]
+                for _ in range(rnd.randint(1, 6)):
+                    i = rnd.randrange(len(content))
+                    op = rnd.random()
+                    if op < 0.5:
+                        content[i] = line()
+                    elif op < 0.8:
+                        content.insert(i, line())
+                    elif len(content) > 10:
+                        del content[i]
+        out.write(b"commit refs/heads/main\n")
+        out.write(b"committer Bench <bench@example.invalid> %d +0000\n" % when)
+        msg = f"change {c}: {line()}".encode()
+        out.write(b"data %d\n" % len(msg) + msg + b"\n")
+        for name in changed:
+            out.write(f"M 100644 inline {name}\n".encode())
+            blob(files[name])
+        out.write(b"\n")
+    out.close()
+    if fi.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    run("git", "repack", "-adf", "-q", cwd=path)
+    run("git", "gc", "-q", "--prune=now", cwd=path)
+
+
+# --- process trees ----------------------------------------------------------
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def tree(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children(p))
+    return out
+
+
+def cpu_seconds(pid):
+    """utime+stime of the tree, with cutime+cstime of reaped children."""
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        total += utime + stime + cutime + cstime
+    return total / TICK
+
+
+def rss_bytes(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except OSError:
+            pass
+    return total
+
+
+def settle(pid, limit=10.0):
+    """Waits until the server has reaped every child of the last request."""
+    end = time.monotonic() + limit
+    while children(pid) and time.monotonic() < end:
+        time.sleep(0.005)
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            self.stop.wait(0.02)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.join()
+
+
+# --- the servers ------------------------------------------------------------
+
+class Server:
+    name = ""
+
+    def url(self):
+        raise NotImplementedError
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def clear_cache(self):
+        pass
+
+
+class Nearby(Server):
+    name = "git-nearby"
+
+    def __init__(self, build, root, work):
+        self.cache = os.path.join(work, "nearby-cache")
+        port_file = os.path.join(work, "nearby.port")
+        env = dict(os.environ, XDG_CACHE_HOME=self.cache)
+        self.proc = subprocess.Popen(
+            [os.path.join(build, "server", "git-nearby-serve"), "--bind", "127.0.0.1",
+             "--port", "0", "--port-file", port_file, "--no-publish", root],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "nearby.log"), "w"))
+        for _ in range(200):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit("git-nearby did not start")
+        self.port = int(open(port_file).read())
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/bench/main"
+
+    def clear_cache(self):
+        shutil.rmtree(os.path.join(self.cache, "git-nearby"), ignore_errors=True)
+
+
+class Daemon(Server):
+    name = "git daemon"
+
+    def __init__(self, root, work):
+        self.port = free_port()
+        # git-daemon itself, not the `git daemon` wrapper: its tree is the server's.
+        self.proc = subprocess.Popen(
+            [exec_path() + "/git-daemon", "--reuseaddr", "--export-all", f"--base-path={root}",
+             "--listen=127.0.0.1", f"--port={self.port}", root],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "daemon.log"), "w"))
+        wait_port(self.port)
+
+    def url(self):
+        return f"git://127.0.0.1:{self.port}/bench.git"
+
+
+class HttpBackend(Server):
+    name = "http-backend"
+
+    def __init__(self, root, work):
+        self.port = free_port()
+        backend = exec_path() + "/git-http-backend"
+        conf = os.path.join(work, "lighttpd.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+server.modules = ("mod_alias", "mod_setenv", "mod_cgi")
+server.document-root = "{work}"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.errorlog = "{work}/lighttpd.err"
+server.max-request-size = 65536
+alias.url = ("/git/" => "{backend}/")
+$HTTP["url"] =~ "^/git/" {{
+  cgi.assign = ("" => "")
+  setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "1")
+}}
+""")
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(work, "lighttpd.log"), "w"))
+        wait_port(self.port)
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/git/bench.git"
+
+
+def exec_path():
+    return subprocess.run(["git", "--exec-path"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def wait_port(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+# --- measurements -------------------------------------------------------------
+
+def measured(server, action):
+    """Runs action(); returns (wall seconds, server CPU seconds, peak RSS)."""
+    pid = server.proc.pid
+    settle(pid)
+    cpu0 = cpu_seconds(pid)
+    with RssSampler(pid) as sampler:
+        t0 = time.monotonic()
+        action()
+        wall = time.monotonic() - t0
+        settle(pid)
+    return wall, cpu_seconds(pid) - cpu0, sampler.peak
+
+
+def clone(url, dest):
+    run("git", "-c", "protocol.version=2", "clone", "-q", "--bare", "--no-tags", url, dest)
+
+
+def pkt(line):
+    data = line.encode()
+    return b"%04x" % (len(data) + 4) + data
+
+
+def fetch_request(tip):
+    return (pkt("command=fetch\n") + pkt("agent=bench\n") + pkt("object-format=sha1\n") + b"0001"
+            + pkt("thin-pack\n") + pkt("ofs-delta\n") + pkt("no-progress\n")
+            + pkt(f"want {tip}\n") + pkt("done\n") + b"0000")
+
+
+def until_pack(read):
+    """Reads a v2 fetch response until the first pack byte; returns when."""
+    buf = b""
+    while True:
+        chunk = read(65536)
+        if not chunk:
+            raise RuntimeError("response ended before the pack")
+        buf += chunk
+        if b"PACK" in buf:
+            return time.monotonic()
+        buf = buf[-8:]
+
+
+def first_byte(server, tip):
+    """Seconds from sending a clone's fetch request to the first pack byte."""
+    body = fetch_request(tip)
+    if isinstance(server, Daemon):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(pkt("git-upload-pack /bench.git\0host=127.0.0.1\0\0version=2\0"))
+        # the capability advertisement ends with a flush
+        buf = b""
+        while not buf.endswith(b"0000"):
+            buf += s.recv(4096)
+        t0 = time.monotonic()
+        s.sendall(body)
+        t1 = until_pack(s.recv)
+        s.close()
+        return t1 - t0
+    path = server.url().split(str(server.port), 1)[1] + "/git-upload-pack"
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    t0 = time.monotonic()
+    conn.request("POST", path, body, {"Git-Protocol": "version=2",
+                                      "Content-Type": "application/x-git-upload-pack-request"})
+    resp = conn.getresponse()
+    t1 = until_pack(resp.read1)
+    conn.close()
+    return t1 - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repo", help="benchmark this repository's HEAD branch (it is not changed)")
+    ap.add_argument("--size", choices=SIZES, default="medium",
+                    help="size of the generated repository (default medium)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds to take medians over (default 5)")
+    ap.add_argument("--concurrent", type=int, default=6, help="clones at once (default 6)")
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "build"), help="git-nearby build dir")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="nearby-bench.")
+    root = os.path.join(work, "root")
+    os.makedirs(root)
+    bare = os.path.join(root, "bench.git")
+    env_home = os.path.join(work, "home")
+    os.makedirs(env_home)
+    os.environ.update(HOME=env_home, GIT_CONFIG_NOSYSTEM="1", XDG_CONFIG_HOME=env_home)
+    run("git", "config", "--global", "user.name", "Bench")
+    run("git", "config", "--global", "user.email", "bench@example.invalid")
+
+    t = time.monotonic()
+    if args.repo:
+        head = subprocess.run(["git", "-C", args.repo, "symbolic-ref", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        run("git", "clone", "-q", "--bare", "--single-branch", "-b", head, args.repo, bare)
+        run("git", "-C", bare, "branch", "-m", head, "main")
+        run("git", "-C", bare, "symbolic-ref", "HEAD", "refs/heads/main")
+        what = args.repo
+    else:
+        log(f"making a {args.size} repository ...")
+        make_repo(bare, args.size)
+        what = f"generated, {args.size}"
+    run("git", "-C", bare, "config", "branch.main.nearby", "bench/main")
+    run("git", "-C", bare, "update-ref", "refs/heads/base", "main~5")
+    tip = subprocess.run(["git", "-C", bare, "rev-parse", "main"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    count = subprocess.run(["git", "-C", bare, "count-objects", "-v"], capture_output=True,
+                           text=True, check=True).stdout
+    commits = subprocess.run(["git", "-C", bare, "rev-list", "--count", "main"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    pack_kib = [l for l in count.splitlines() if l.startswith("size-pack")][0].split()[1]
+    log(f"repository ready in {time.monotonic() - t:.0f} s: {commits} commits, {pack_kib} KiB packed")
+
+    # The client's starting point for incremental fetches: main~5.
+    base = os.path.join(work, "base.git")
+    run("git", "clone", "-q", "--bare", "--no-local", "--single-branch", "-b", "base",
+        "file://" + bare, base)
+
+    servers = [Nearby(args.build, root, work), Daemon(root, work), HttpBackend(root, work)]
+    results = {s.name: {} for s in servers}
+
+    def record(server, key, value):
+        results[server.name].setdefault(key, []).append(value)
+
+    try:
+        for rnd in range(args.rounds):
+            log(f"round {rnd + 1} of {args.rounds}")
+            order = servers[rnd % 3:] + servers[:rnd % 3]
+            for s in order:
+                s.clear_cache()
+                d = os.path.join(work, "c")
+                shutil.rmtree(d, ignore_errors=True)
+                wall, cpu, rss = measured(s, lambda: clone(s.url(), d))
+                record(s, "clone wall", wall)
+                record(s, "clone cpu", cpu)
+                record(s, "peak rss", rss / 2**20)
+                shutil.rmtree(d)
+                wall, cpu, _ = measured(s, lambda: clone(s.url(), d))
+                record(s, "repeat wall", wall)
+                record(s, "repeat cpu", cpu)
+                shutil.rmtree(d)
+
+                inc = os.path.join(work, "inc.git")
+                shutil.rmtree(inc, ignore_errors=True)
+                shutil.copytree(base, inc, symlinks=True)
+                wall, cpu, _ = measured(s, lambda: run("git", "-C", inc, "fetch", "-q", s.url(),
+                                                       "+HEAD:refs/heads/base"))
+                record(s, "fetch wall", wall)
+                record(s, "fetch cpu", cpu)
+                shutil.rmtree(inc)
+
+                s.clear_cache()
+                record(s, "first byte", first_byte(s, tip))
+
+                dests = [os.path.join(work, f"cc{i}") for i in range(args.concurrent)]
+
+                def concurrent():
+                    procs = [subprocess.Popen(["git", "-c", "protocol.version=2", "clone", "-q",
+                                               "--bare", "--no-tags", s.url(), d],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             for d in dests]
+                    if any(p.wait() != 0 for p in procs):
+                        raise SystemExit(f"a concurrent clone from {s.name} failed")
+                s.clear_cache()
+                wall, cpu, rss = measured(s, concurrent)
+                record(s, "concurrent wall", wall)
+                record(s, "concurrent cpu", cpu)
+                record(s, "concurrent rss", rss / 2**20)
+                for d in dests:
+                    shutil.rmtree(d)
+    finally:
+        for s in servers:
+            s.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"kept {work}")
+
+    rows = [
+        ("full clone, wall (s)", "clone wall"),
+        ("full clone, server CPU (s)", "clone cpu"),
+        ("repeated clone, wall (s)", "repeat wall"),
+        ("repeated clone, server CPU (s)", "repeat cpu"),
+        ("incremental fetch (5 commits), wall (s)", "fetch wall"),
+        ("incremental fetch, server CPU (s)", "fetch cpu"),
+        (f"{args.concurrent} concurrent clones, wall (s)", "concurrent wall"),
+        (f"{args.concurrent} concurrent clones, server CPU (s)", "concurrent cpu"),
+        ("request to first pack byte (s)", "first byte"),
+        ("server peak RSS, one clone (MiB)", "peak rss"),
+        (f"server peak RSS, {args.concurrent} clones (MiB)", "concurrent rss"),
+    ]
+    med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in results.items()}
+    uname = os.uname()
+    print(f"git-nearby benchmark, {time.strftime('%Y-%m-%d')}, {uname.sysname} {uname.machine}, "
+          f"{os.cpu_count()} cores; repository: {what}, {commits} commits, {pack_kib} KiB packed; "
+          f"medians of {args.rounds} rounds\n")
+    print("| measure | git-nearby | git daemon | http-backend | nearby / daemon | nearby / http-backend |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, key in rows:
+        n, d, h = (med[name][key] for name in ("git-nearby", "git daemon", "http-backend"))
+
+        def ratio(a, b):
+            return f"{a / b:.2f}" if b > 0 else "n/a"
+        print(f"| {label} | {n:.3f} | {d:.3f} | {h:.3f} | {ratio(n, d)} | {ratio(n, h)} |")
+
+
+if __name__ == "__main__":
+    main()
