@@ -36,10 +36,11 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
-def run(*argv, cwd=None, env=None, quiet=True):
-    subprocess.run(argv, cwd=cwd, env=env, check=True,
-                   stdout=subprocess.DEVNULL if quiet else None,
-                   stderr=subprocess.DEVNULL if quiet else None)
+def run(*argv, cwd=None, env=None):
+    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
 
 
 def free_port():
@@ -211,7 +212,7 @@ class Nearby(Server):
         env = dict(os.environ, XDG_CACHE_HOME=self.cache)
         self.proc = subprocess.Popen(
             [os.path.join(build, "server", "git-nearby-serve"), "--bind", "127.0.0.1",
-             "--port", "0", "--port-file", port_file, "--no-publish", root],
+             "--port", "0", "--port-file", port_file, "--no-publish", "-v", root],
             env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "nearby.log"), "w"))
         for _ in range(200):
             if os.path.exists(port_file) and open(port_file).read().strip():

@@ -116,6 +116,8 @@ nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, git_oid *ro
   NearbyRepo *repo = branch->repo;
   g_autoptr (git_commit) commit = NULL;
 
+  if (repo->git == NULL)
+    return FALSE;
   if (git_oid_equal (&repo->root_tip, tip))
     {
       git_oid_cpy (root, &repo->root);
@@ -152,6 +154,12 @@ nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolea
   int rc;
 
   memset (target, 0, sizeof *target);
+  if (git == NULL)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                   "branch '%s' of %s is no longer served", branch->branch, branch->repo->gitdir);
+      return FALSE;
+    }
   target->repo = git;
   target->branch = branch->branch;
   target->refname = branch->refname;
@@ -295,11 +303,11 @@ reload_opt_ins (NearbyRepo *repo)
     }
   g_clear_pointer (&repo->opt_ins, g_ptr_array_unref);
   repo->opt_ins = g_steal_pointer (&opt_ins);
-  if (fresh != NULL)
-    {
-      git_repository_free (repo->git);
-      repo->git = g_steal_pointer (&fresh);
-    }
+  /* Only repositories that serve something keep libgit2's handle (and its
+   * caches): most of a big directory opts nothing in. */
+  g_clear_pointer (&repo->git, git_repository_free);
+  if (repo->opt_ins->len > 0)
+    repo->git = g_steal_pointer (&fresh);
   if (repo->ref_monitors != NULL && repo->opt_ins->len > 0)
     watch_refs (repo);
   return TRUE;
@@ -355,7 +363,6 @@ repo_open (NearbyCatalog *catalog, const char *found, GError **error)
   len = strlen (repo->gitdir);
   while (len > 1 && repo->gitdir[len - 1] == '/')
     repo->gitdir[--len] = '\0';
-  repo->git = g_steal_pointer (&git);
   repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) nearby_reach_unref);
   repo->ref_monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);

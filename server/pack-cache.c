@@ -212,6 +212,25 @@ load_index (NearbyPackCache *cache)
   evict (cache, 0);
 }
 
+static void
+forget_missing (NearbyPackCache *cache)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, cache->entries);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autofree char *path = g_strdup_printf ("%s/%s.pack", cache->dir, (char *) key);
+
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        {
+          cache->total -= ((Entry *) value)->size;
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+}
+
 NearbyPackCache *
 nearby_pack_cache_new (const char *dir, guint64 max_bytes, guint max_jobs)
 {
@@ -495,6 +514,14 @@ job_start (NearbyPackJob *job)
 
   job->cache->running++;
   job->fd = open (job->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (job->fd < 0 && errno == ENOENT)
+    {
+      /* Someone cleaned the cache directory away: make it again, and forget
+       * the packs that went with it. */
+      g_mkdir_with_parents (job->cache->dir, 0700);
+      forget_missing (job->cache);
+      job->fd = open (job->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
   if (job->fd < 0)
     {
       job->reason = g_strdup_printf ("cannot write %s: %s", job->path, g_strerror (errno));

@@ -99,6 +99,10 @@ check_eq "while one pack-objects runs" "1" "$(pack_objects_running)"
 wait "$Q1" "$Q2"
 check "the first gets its pack" good_pack "$T/q1"
 check "and so does the queued one, kept alive meanwhile" good_pack "$T/q2"
+
+rm -rf "$XDG_CACHE_HOME/git-nearby"
+check "the cache directory removed while serving is made again" git clone -q "$URL/proj/main" "$T/after-rm"
+check "and the clone is whole" same_history "$T/after-rm" "$S/proj" main
 stop_server
 
 rm -rf "$XDG_CACHE_HOME/git-nearby"
