@@ -146,6 +146,27 @@ nearby_upload_target_clear (NearbyUploadTarget *target)
   g_clear_pointer (&target->reach, nearby_reach_unref);
 }
 
+/* The reach set of the branch's current tip, walked once per tip. */
+static NearbyReach *
+branch_reach (gpointer data, const git_oid *tip, GError **error)
+{
+  NearbyBranch *branch = data;
+  NearbyReach *reach = g_hash_table_lookup (branch->repo->reach, branch->refname);
+  gint64 start;
+
+  if (reach != NULL && git_oid_equal (nearby_reach_tip (reach), tip))
+    return nearby_reach_ref (reach);
+
+  start = g_get_monotonic_time ();
+  reach = nearby_reach_new (branch->repo->git, tip, error);
+  if (reach == NULL)
+    return NULL;
+  g_debug ("%s: %u commits reachable from %s (%.1f ms)", branch->name, nearby_reach_size (reach),
+           git_oid_tostr_s (tip), (g_get_monotonic_time () - start) / 1000.0);
+  g_hash_table_replace (branch->repo->reach, g_strdup (branch->refname), reach);
+  return nearby_reach_ref (reach);
+}
+
 gboolean
 nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolean with_reach,
                        GError **error)
@@ -187,21 +208,8 @@ nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolea
 
   if (with_reach)
     {
-      NearbyReach *reach = g_hash_table_lookup (branch->repo->reach, branch->refname);
-
-      if (reach == NULL || !git_oid_equal (nearby_reach_tip (reach), &target->tip))
-        {
-          gint64 start = g_get_monotonic_time ();
-
-          reach = nearby_reach_new (git, &target->tip, error);
-          if (reach == NULL)
-            return FALSE;
-          g_debug ("%s: %u commits reachable from %s (%.1f ms)", branch->name,
-                   nearby_reach_size (reach), git_oid_tostr_s (&target->tip),
-                   (g_get_monotonic_time () - start) / 1000.0);
-          g_hash_table_replace (branch->repo->reach, g_strdup (branch->refname), reach);
-        }
-      target->reach = nearby_reach_ref (reach);
+      target->get_reach = branch_reach;
+      target->reach_data = branch;
     }
   return TRUE;
 }

@@ -33,9 +33,9 @@ gboolean nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, gi
 /* The repository's common git directory, where pack-objects runs. */
 const char *nearby_branch_gitdir (NearbyBranch *branch);
 
-/* Reads the tip now. @with_reach also computes (or reuses) the set of
- * commits reachable from it. Fails with NEARBY_ERROR_NOT_FOUND when the
- * branch no longer exists (an unborn branch HEAD points at is not an error). */
+/* Reads the tip now. With @with_reach the target can compute (or reuse,
+ * per tip) the set of commits reachable from it when a request needs it.
+ * Fails with NEARBY_ERROR_NOT_FOUND when the branch no longer exists (an unborn branch HEAD points at is not an error). */
 gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target,
                                 gboolean with_reach, GError **error);
 void nearby_upload_target_clear (NearbyUploadTarget *target);

@@ -7,7 +7,7 @@
 #include "pkt-line.h"
 
 #define KEEPALIVE_DEFAULT_MS 5000 /* as git upload-pack's uploadpack.keepAlive */
-#define MAX_CHUNKS_IN_FLIGHT 64   /* about 4 MiB queued for a slow client */
+#define MAX_CHUNKS_IN_FLIGHT 16   /* blocks of 256 KiB: 4 MiB queued for a slow client */
 
 typedef struct
 {
@@ -123,13 +123,68 @@ complete (PackStream *stream)
   soup_server_message_unpause (stream->msg);
 }
 
+#define PACKETS_PER_BLOCK 4
+
+/* Reads up to @len bytes of the pack at @offset into @dest. */
+static gssize
+read_pack (PackStream *stream, guint8 *dest, gsize len)
+{
+  gssize n;
+
+  do
+    n = pread (stream->fd, dest, len, stream->offset);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+/* One block for the client: up to PACKETS_PER_BLOCK sideband packets (or
+ * as many raw bytes), read from the file straight into place. */
+static gssize
+read_block (PackStream *stream, GByteArray *out)
+{
+  gsize max = stream->plan->sideband_max;
+  guint64 left = nearby_pack_job_get_size (stream->job) - stream->offset;
+  gsize total = 0;
+
+  if (max == 0)
+    {
+      gsize want = MIN (left, (guint64) PACKETS_PER_BLOCK * NEARBY_SIDEBAND_DATA_MAX);
+      gssize n;
+
+      g_byte_array_set_size (out, want);
+      n = read_pack (stream, out->data, want);
+      if (n <= 0)
+        return n;
+      g_byte_array_set_size (out, n);
+      stream->offset += n;
+      return n;
+    }
+  for (int i = 0; i < PACKETS_PER_BLOCK && left > 0; i++)
+    {
+      gsize want = MIN (left, (guint64) max);
+      gsize at = out->len;
+      char header[6];
+      gssize n;
+
+      g_byte_array_set_size (out, at + 5 + want);
+      n = read_pack (stream, out->data + at + 5, want);
+      if (n <= 0)
+        return total > 0 ? (gssize) total : n;
+      g_snprintf (header, sizeof header, "%04x", (unsigned) (n + 5));
+      memcpy (out->data + at, header, 4);
+      out->data[at + 4] = 1;
+      g_byte_array_set_size (out, at + 5 + n);
+      stream->offset += n;
+      left -= n;
+      total += n;
+    }
+  return total;
+}
+
 /* Sends what the job has written and the client has room for. */
 static void
 pump (PackStream *stream)
 {
-  static guint8 buffer[NEARBY_SIDEBAND_DATA_MAX];
-  gsize chunk = stream->plan->sideband_max > 0 ? stream->plan->sideband_max : sizeof buffer;
-
   if (stream->msg == NULL || stream->completed)
     return;
   /* A queued job has no file yet: open at its first data, which comes
@@ -145,23 +200,18 @@ pump (PackStream *stream)
   while (stream->fd >= 0 && stream->chunks_in_flight < MAX_CHUNKS_IN_FLIGHT
          && stream->offset < nearby_pack_job_get_size (stream->job))
     {
-      gsize want = MIN (chunk, nearby_pack_job_get_size (stream->job) - stream->offset);
-      ssize_t n = pread (stream->fd, buffer, want, stream->offset);
+      g_autoptr (GByteArray) block = g_byte_array_sized_new (PACKETS_PER_BLOCK * NEARBY_PKT_MAX);
 
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
+      if (read_block (stream, block) <= 0)
         {
-          g_warning ("%s: cannot read the pack: %s", stream->label,
-                     n < 0 ? g_strerror (errno) : "short file");
+          g_warning ("%s: cannot read the pack: %s", stream->label, g_strerror (errno));
           soup_server_message_set_status (stream->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
           stream->completed = TRUE;
           soup_message_body_complete (soup_server_message_get_response_body (stream->msg));
           soup_server_message_unpause (stream->msg);
           return;
         }
-      send_band (stream, 1, buffer, n);
-      stream->offset += n;
+      append (stream, block);
     }
   if (nearby_pack_job_is_finished (stream->job)
       && (stream->offset == nearby_pack_job_get_size (stream->job)

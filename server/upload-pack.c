@@ -148,10 +148,26 @@ parse_oid (const char *arg, git_oid *oid, const char **rest)
   return TRUE;
 }
 
+/* The boundary: the tip, and what is reachable from it. */
 static gboolean
 in_boundary (Request *req, const git_oid *oid)
 {
-  return req->target->reach != NULL && nearby_reach_contains (req->target->reach, oid);
+  NearbyUploadTarget *target = (NearbyUploadTarget *) req->target;
+
+  if (target->unborn)
+    return FALSE;
+  if (git_oid_equal (oid, &target->tip))
+    return TRUE;
+  if (target->reach == NULL && target->get_reach != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+
+      target->reach = target->get_reach (target->reach_data, &target->tip, &error);
+      if (target->reach == NULL)
+        g_warning ("cannot walk the history of %s: %s", git_oid_tostr_s (&target->tip),
+                   error->message);
+    }
+  return target->reach != NULL && nearby_reach_contains (target->reach, oid);
 }
 
 /* A want must be the tip or a commit reachable from it. Anything else —

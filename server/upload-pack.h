@@ -20,7 +20,11 @@ typedef struct
   const char *refname; /* "refs/heads/fix-login" */
   gboolean unborn;     /* no commits yet: nothing can be fetched */
   git_oid tip;
-  NearbyReach *reach; /* commits reachable from @tip; NULL if @unborn */
+  /* Commits reachable from @tip, computed only when a request names
+   * something other than the tip itself: a plain clone needs no walk. */
+  NearbyReach *(*get_reach) (gpointer data, const git_oid *tip, GError **error);
+  gpointer reach_data;
+  NearbyReach *reach; /* once computed; NULL if @unborn */
 } NearbyUploadTarget;
 
 typedef struct
