@@ -4,8 +4,8 @@
 
 Every figure is a median over --rounds rounds; within a round the servers take
 turns. Absolute times on a shared machine are noise: the ratios are the
-figures. Server CPU is user+system time of the server's whole process tree,
-reaped children included; peak RSS is the largest sum of the tree's resident
+figures. Server CPU is the CPU time of the server's whole process tree, reaped
+children included; peak RSS is the largest sum of the tree's resident
 sets, sampled every 20 ms."""
 
 import argparse
@@ -132,17 +132,21 @@ def tree(pid):
 
 
 def cpu_seconds(pid):
-    """utime+stime of the tree, with cutime+cstime of reaped children."""
-    total = 0
+    """CPU time of the tree: each live process's own, in nanoseconds (from
+    schedstat), plus its reaped children's (cutime+cstime, in clock ticks:
+    the same resolution for every server, whose work is done by children)."""
+    total = 0.0
     for p in tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{p}/schedstat") as f:
+                own_ns = int(f.read().split()[0])
         except OSError:
             continue
-        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-        total += utime + stime + cutime + cstime
-    return total / TICK
+        cutime, cstime = (int(x) for x in fields[13:15])
+        total += own_ns / 1e9 + (cutime + cstime) / TICK
+    return total
 
 
 def rss_bytes(pid):

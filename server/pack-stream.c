@@ -7,7 +7,7 @@
 #include "pkt-line.h"
 
 #define KEEPALIVE_DEFAULT_MS 5000 /* as git upload-pack's uploadpack.keepAlive */
-#define MAX_CHUNKS_IN_FLIGHT 16   /* blocks of 256 KiB: 4 MiB queued for a slow client */
+#define MAX_CHUNKS_IN_FLIGHT 4    /* blocks of 1 MiB: 4 MiB queued for a slow client */
 
 typedef struct
 {
@@ -123,7 +123,7 @@ complete (PackStream *stream)
   soup_server_message_unpause (stream->msg);
 }
 
-#define PACKETS_PER_BLOCK 4
+#define PACKETS_PER_BLOCK 16
 
 /* Reads up to @len bytes of the pack at @offset into @dest. */
 static gssize
