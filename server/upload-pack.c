@@ -14,6 +14,7 @@
 #define MAX_WANTS 256
 #define MAX_HAVES 1000000
 #define READY_CHECK_LIMIT 64
+#define PACK_WINDOW_MEMORY "256m"
 
 typedef struct
 {
@@ -438,6 +439,10 @@ plan_pack (NearbyPackPlan *plan, Request *req, ShallowInfo *info, GError **error
   plan->sideband_max = req->sideband_max;
   plan->argv = g_ptr_array_new ();
   g_ptr_array_add (plan->argv, "git");
+  /* git's default is no limit: bound each delta search thread's window, so
+   * that --max-jobs bounds memory as well as processes. */
+  g_ptr_array_add (plan->argv, "-c");
+  g_ptr_array_add (plan->argv, "pack.windowMemory=" PACK_WINDOW_MEMORY);
   if (grafts)
     {
       /* Only the grafts we pass count, not a shallow file of the repository. */

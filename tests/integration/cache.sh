@@ -51,6 +51,8 @@ for i in 1 2 3; do RATE=20M slow_fetch heavy/main "$T/r$i" & eval "R$i=\$!"; don
 check "identical concurrent requests share one producer" \
   wait_for bash -c "[ \$(grep -c 'heavy/main (v2, from 127.0.0.1): sharing the pack being made for an identical request' '$T/server.log') = 2 ]"
 check_eq "one pack-objects runs for them" "1" "$(pack_objects_running)"
+check_contains "with its delta window memory bounded" "git -c pack.windowMemory=256m pack-objects --revs --stdout" \
+  "$(pgrep -a -P "$SERVER_PID" -f pack-objects)"
 kill "$R1"; wait "$R1" 2>/dev/null
 check "one reader hangs up" wait_for grep -q "heavy/main (v2, from 127.0.0.1): the client hung up" "$T/server.log"
 check "the producer finishes anyway" wait_for grep -q "heavy/main (v2, from 127.0.0.1): pack of [0-9]* bytes done" "$T/server.log"
