@@ -146,25 +146,73 @@ nearby_upload_target_clear (NearbyUploadTarget *target)
   g_clear_pointer (&target->reach, nearby_reach_unref);
 }
 
-/* The reach set of the branch's current tip, walked once per tip. */
+/* The reach set of @tip if it was walked already; NULL (no error) if not. */
 static NearbyReach *
 branch_reach (gpointer data, const git_oid *tip, GError **error)
 {
   NearbyBranch *branch = data;
   NearbyReach *reach = g_hash_table_lookup (branch->repo->reach, branch->refname);
-  gint64 start;
 
   if (reach != NULL && git_oid_equal (nearby_reach_tip (reach), tip))
     return nearby_reach_ref (reach);
+  return NULL;
+}
 
-  start = g_get_monotonic_time ();
-  reach = nearby_reach_new (branch->repo->git, tip, error);
+typedef struct
+{
+  char *gitdir;
+  git_oid tip;
+} WalkData;
+
+static void
+walk_data_free (WalkData *data)
+{
+  g_free (data->gitdir);
+  g_free (data);
+}
+
+/* In a worker thread, with a libgit2 handle of its own. */
+static void
+walk_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WalkData *data = task_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (git_repository) git = nearby_git_open (data->gitdir, &error);
+  NearbyReach *reach = git != NULL ? nearby_reach_new (git, &data->tip, &error) : NULL;
+
   if (reach == NULL)
-    return NULL;
-  g_debug ("%s: %u commits reachable from %s (%.1f ms)", branch->name, nearby_reach_size (reach),
-           git_oid_tostr_s (tip), (g_get_monotonic_time () - start) / 1000.0);
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, reach, (GDestroyNotify) nearby_reach_unref);
+}
+
+void
+nearby_branch_walk_async (NearbyBranch *branch, const git_oid *tip, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  WalkData *data = g_new0 (WalkData, 1);
+
+  g_task_set_source_tag (task, nearby_branch_walk_async);
+  data->gitdir = g_strdup (branch->repo->gitdir);
+  git_oid_cpy (&data->tip, tip);
+  g_task_set_task_data (task, data, (GDestroyNotify) walk_data_free);
+  g_task_run_in_thread (task, walk_in_thread);
+}
+
+gboolean
+nearby_branch_walk_finish (NearbyBranch *branch, GAsyncResult *result, GError **error)
+{
+  NearbyReach *reach;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  reach = g_task_propagate_pointer (G_TASK (result), error);
+  if (reach == NULL)
+    return FALSE;
+  g_debug ("%s: %u commits reachable from %s", branch->name, nearby_reach_size (reach),
+           git_oid_tostr_s (nearby_reach_tip (reach)));
   g_hash_table_replace (branch->repo->reach, g_strdup (branch->refname), reach);
-  return nearby_reach_ref (reach);
+  return TRUE;
 }
 
 gboolean

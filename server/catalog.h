@@ -39,6 +39,12 @@ const char *nearby_branch_gitdir (NearbyBranch *branch);
 gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target,
                                 gboolean with_reach, GError **error);
 void nearby_upload_target_clear (NearbyUploadTarget *target);
+
+/* Walks the history of @tip in a worker thread and keeps the reach set for
+ * the branch's next requests (see NearbyUploadTarget.reach_missing). */
+void nearby_branch_walk_async (NearbyBranch *branch, const git_oid *tip, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean nearby_branch_walk_finish (NearbyBranch *branch, GAsyncResult *result, GError **error);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUploadTarget, nearby_upload_target_clear)
 
 #define NEARBY_TYPE_CATALOG (nearby_catalog_get_type ())

@@ -208,6 +208,9 @@ inflate (GBytes *compressed, GError **error)
   return g_byte_array_free_to_bytes (g_steal_pointer (&out));
 }
 
+static void answer_upload_pack (Routes *routes, SoupServerMessage *msg, NearbyBranch *branch,
+                                GBytes *body, gboolean v2, const char *label, guint attempt);
+
 static void
 serve_upload_pack (Routes *routes, SoupServerMessage *msg, const char *name_path, gsize len)
 {
@@ -216,11 +219,9 @@ serve_upload_pack (Routes *routes, SoupServerMessage *msg, const char *name_path
   const char *content_type = soup_message_headers_get_content_type (headers, NULL);
   const char *encoding = soup_message_headers_get_one (headers, "Content-Encoding");
   g_autoptr (NearbyBranch) branch = NULL;
-  g_auto (NearbyUploadTarget) target = { 0 };
   g_autoptr (GBytes) body = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *label = NULL;
-  NearbyPackPlan *plan;
   gboolean v2 = wants_v2 (msg);
 
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
@@ -264,13 +265,81 @@ serve_upload_pack (Routes *routes, SoupServerMessage *msg, const char *name_path
       return;
     }
 
-  if (!resolve (branch, msg, &target, TRUE))
-    return;
-
   label = g_strdup_printf ("%s (v%d, from %s)", branch->name, v2 ? 2 : 0,
                            soup_server_message_get_remote_host (msg));
+  answer_upload_pack (routes, msg, branch, body, v2, label, 0);
+}
+
+typedef struct
+{
+  Routes *routes;
+  SoupServerMessage *msg;
+  NearbyBranch *branch;
+  GBytes *body;
+  gboolean v2;
+  char *label;
+  guint attempt;
+  gboolean gone; /* the client hung up meanwhile */
+  gulong finished_id;
+} PendingWalk;
+
+static void
+pending_walk_free (PendingWalk *pending)
+{
+  g_clear_signal_handler (&pending->finished_id, pending->msg);
+  g_object_unref (pending->msg);
+  nearby_branch_unref (pending->branch);
+  g_bytes_unref (pending->body);
+  g_free (pending->label);
+  g_free (pending);
+}
+
+static void on_walked (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+on_pending_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  ((PendingWalk *) user_data)->gone = TRUE;
+}
+
+/* Plans the answer and sends it. A plan that needed a reach set not yet
+ * walked is thrown away: the walk runs in a worker thread, so that a long
+ * history does not stall every other client, and the plan is made again. */
+static void
+answer_upload_pack (Routes *routes, SoupServerMessage *msg, NearbyBranch *branch, GBytes *body,
+                    gboolean v2, const char *label, guint attempt)
+{
+  g_auto (NearbyUploadTarget) target = { 0 };
+  NearbyPackPlan *plan;
+
+  if (!resolve (branch, msg, &target, TRUE))
+    {
+      if (attempt > 0)
+        soup_server_message_unpause (msg);
+      return;
+    }
   plan = nearby_upload_pack_plan (&target, v2, g_bytes_get_data (body, NULL),
                                   g_bytes_get_size (body));
+  if (target.reach_missing && attempt < 3)
+    {
+      PendingWalk *pending = g_new0 (PendingWalk, 1);
+
+      nearby_pack_plan_free (plan);
+      pending->routes = routes;
+      pending->msg = g_object_ref (msg);
+      pending->branch = nearby_branch_ref (branch);
+      pending->body = g_bytes_ref (body);
+      pending->v2 = v2;
+      pending->label = g_strdup (label);
+      pending->attempt = attempt + 1;
+      pending->finished_id
+          = g_signal_connect (msg, "finished", G_CALLBACK (on_pending_finished), pending);
+      if (attempt == 0)
+        soup_server_message_pause (msg);
+      g_debug ("%s: walking the history of %s first", label, git_oid_tostr_s (&target.tip));
+      nearby_branch_walk_async (branch, &target.tip, NULL, on_walked, pending);
+      return;
+    }
   if (plan->refusal != NULL)
     g_message ("%s: refused: %s", label, plan->refusal);
 
@@ -286,6 +355,30 @@ serve_upload_pack (Routes *routes, SoupServerMessage *msg, const char *name_path
                                 plan->preamble->data, plan->preamble->len);
       nearby_pack_plan_free (plan);
     }
+  if (attempt > 0)
+    soup_server_message_unpause (msg);
+}
+
+static void
+on_walked (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PendingWalk *pending = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!nearby_branch_walk_finish (pending->branch, result, &error))
+    {
+      g_warning ("%s: cannot walk the history: %s", pending->label, error->message);
+      if (!pending->gone)
+        {
+          respond_text (pending->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                        "git-nearby: cannot read branch '%s'", pending->branch->name);
+          soup_server_message_unpause (pending->msg);
+        }
+    }
+  else if (!pending->gone)
+    answer_upload_pack (pending->routes, pending->msg, pending->branch, pending->body, pending->v2,
+                        pending->label, pending->attempt);
+  pending_walk_free (pending);
 }
 
 static gboolean

@@ -159,12 +159,14 @@ in_boundary (Request *req, const git_oid *oid)
     return FALSE;
   if (git_oid_equal (oid, &target->tip))
     return TRUE;
-  if (target->reach == NULL && target->get_reach != NULL)
+  if (target->reach == NULL && target->get_reach != NULL && !target->reach_missing)
     {
       g_autoptr (GError) error = NULL;
 
       target->reach = target->get_reach (target->reach_data, &target->tip, &error);
-      if (target->reach == NULL)
+      if (target->reach == NULL && error == NULL)
+        target->reach_missing = TRUE;
+      else if (target->reach == NULL)
         g_warning ("cannot walk the history of %s: %s", git_oid_tostr_s (&target->tip),
                    error->message);
     }
