@@ -16,6 +16,7 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AvahiStringList, avahi_string_list_free)
 
 #define RECONNECT_MS 1000
+#define MAX_RECONNECT_MS 30000
 
 typedef struct
 {
@@ -37,6 +38,7 @@ struct _NearbyPublisher
   gboolean running;
   gboolean said_no_daemon;
   guint reconnect_id;
+  guint retry_ms;
   guint16 port;
   GHashTable *entries; /* name -> Entry */
 };
@@ -350,9 +352,18 @@ connect_client (NearbyPublisher *self)
 
   if (client == NULL)
     {
-      g_warning ("cannot use Avahi: %s", avahi_strerror (error));
-      self->reconnect_id = g_timeout_add (RECONNECT_MS, on_reconnect, self);
+      /* No system bus at all: NO_FAIL cannot wait for the daemon then. Say so
+       * once and try again, less and less often. */
+      if (!self->said_no_daemon)
+        g_warning ("avahi-daemon is not running (%s): serving without announcing on the LAN until "
+                   "it starts",
+                   avahi_strerror (error));
+      self->said_no_daemon = TRUE;
+      self->retry_ms = MIN (MAX (self->retry_ms * 2, RECONNECT_MS), MAX_RECONNECT_MS);
+      self->reconnect_id = g_timeout_add (self->retry_ms, on_reconnect, self);
     }
+  else
+    self->retry_ms = 0;
 }
 
 static void
