@@ -12,26 +12,30 @@
 #include "nearby-error.h"
 #include "url.h"
 
+/* The documented object of `browse --json` (see git-nearby(1)). */
 static void
 print_json_object (GString *out, const NearbyService *s, const char *event)
 {
+  const struct
+  {
+    const char *key;
+    const char *value;
+  } fields[] = {
+    { "name", s->name },     { "host", s->host }, { "address", s->address }, { "url", s->url },
+    { "branch", s->branch }, { "head", s->head }, { "repo", s->repo },
+  };
+
   g_string_append (out, "{");
   if (event != NULL)
     g_string_append_printf (out, "\"event\": \"%s\", ", event);
-  g_string_append (out, "\"name\": ");
-  nearby_json_string (out, s->name);
-  g_string_append (out, ", \"host\": ");
-  nearby_json_string (out, s->host);
-  g_string_append (out, ", \"address\": ");
-  nearby_json_string (out, s->address);
-  g_string_append_printf (out, ", \"port\": %u, \"url\": ", s->port);
-  nearby_json_string (out, s->url);
-  g_string_append (out, ", \"branch\": ");
-  nearby_json_string (out, s->branch);
-  g_string_append (out, ", \"head\": ");
-  nearby_json_string (out, s->head);
-  g_string_append (out, ", \"repo\": ");
-  nearby_json_string (out, s->repo);
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      g_string_append_printf (out, "%s\"%s\": ", i > 0 ? ", " : "", fields[i].key);
+      nearby_json_string (out, fields[i].value);
+      /* the port goes after the address, as documented */
+      if (g_str_equal (fields[i].key, "address"))
+        g_string_append_printf (out, ", \"port\": %u", s->port);
+    }
   g_string_append (out, "}");
 }
 

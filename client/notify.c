@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dbus-names.h"
+#include "git-util.h"
 #include "nearby-dbus.h"
 
 static gboolean
@@ -27,7 +28,6 @@ nearby_notify_servers (git_repository *repo)
   g_autoptr (GDBusConnection) connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
   g_autoptr (NearbyOptIn1) skeleton = NULL;
   g_autofree char *path = NULL;
-  gsize len;
 
   if (connection == NULL)
     {
@@ -35,10 +35,7 @@ nearby_notify_servers (git_repository *repo)
       return g_strdup ("No D-Bus session bus: running servers will see this at their next rescan.");
     }
 
-  path = g_strdup (git_repository_commondir (repo));
-  len = strlen (path);
-  while (len > 1 && path[len - 1] == '/')
-    path[--len] = '\0';
+  path = nearby_git_common_dir (repo);
 
   skeleton = nearby_opt_in1_skeleton_new ();
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (skeleton), connection,

@@ -14,7 +14,7 @@ struct _NearbyRepo
 {
   gatomicrefcount ref_count;
   NearbyCatalog *catalog; /* unowned; NULL once dropped from it */
-  char *gitdir;           /* the common directory, no trailing '/' */
+  char *gitdir;           /* the common directory, canonical, no trailing '/' */
   git_repository *git;
   GPtrArray *opt_ins; /* NearbyOptIn */
   GFileMonitor *monitor;
@@ -401,24 +401,35 @@ on_gitdir_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonito
     schedule_tips (repo);
 }
 
+static char *
+canonical_dir (const char *path)
+{
+  g_autofree char *real = realpath (path, NULL);
+  char *result = g_strdup (real != NULL ? real : path);
+  gsize len = strlen (result);
+
+  while (len > 1 && result[len - 1] == '/')
+    result[--len] = '\0';
+  return result;
+}
+
 static NearbyRepo *
 repo_open (NearbyCatalog *catalog, const char *found, GError **error)
 {
   g_autoptr (git_repository) git = nearby_git_open (found, error);
   g_autoptr (GFile) dir = NULL;
   g_autoptr (GError) monitor_error = NULL;
+  g_autofree char *common = NULL;
   NearbyRepo *repo;
-  gsize len;
 
   if (git == NULL)
     return NULL;
   repo = g_new0 (NearbyRepo, 1);
   g_atomic_ref_count_init (&repo->ref_count);
   repo->catalog = catalog;
-  repo->gitdir = g_strdup (git_repository_commondir (git));
-  len = strlen (repo->gitdir);
-  while (len > 1 && repo->gitdir[len - 1] == '/')
-    repo->gitdir[--len] = '\0';
+  /* Canonical once here, so that paths from D-Bus compare directly. */
+  common = nearby_git_common_dir (git);
+  repo->gitdir = canonical_dir (common);
   repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) nearby_reach_unref);
   repo->ref_monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);
@@ -574,18 +585,6 @@ nearby_catalog_rescan (NearbyCatalog *self)
   rebuild (self);
 }
 
-static char *
-canonical_dir (const char *path)
-{
-  g_autofree char *real = realpath (path, NULL);
-  char *result = g_strdup (real != NULL ? real : path);
-  gsize len = strlen (result);
-
-  while (len > 1 && result[len - 1] == '/')
-    result[--len] = '\0';
-  return result;
-}
-
 void
 nearby_catalog_notice_repository (NearbyCatalog *self, const char *repository)
 {
@@ -594,9 +593,8 @@ nearby_catalog_notice_repository (NearbyCatalog *self, const char *repository)
   for (guint i = 0; i < self->repos->len; i++)
     {
       NearbyRepo *repo = self->repos->pdata[i];
-      g_autofree char *gitdir = canonical_dir (repo->gitdir);
 
-      if (strcmp (gitdir, path) == 0)
+      if (strcmp (repo->gitdir, path) == 0)
         {
           g_debug ("%s: told its opt-ins changed", repo->gitdir);
           g_clear_handle_id (&repo->reload_id, g_source_remove);

@@ -401,7 +401,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   NearbyCatalog *catalog = routes->catalog;
   const char *method = soup_server_message_get_method (msg);
   gsize len = strlen (path);
-  g_autofree char *base = base_url (msg);
+  g_autofree char *base = NULL;
 
   if (path[0] != '/')
     {
@@ -433,8 +433,10 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   if (strcmp (path, "/") == 0)
     {
       gboolean json = wants_json (msg, query);
-      g_autoptr (GBytes) page
-          = json ? nearby_web_index_json (catalog, base) : nearby_web_index_html (catalog, base);
+      g_autoptr (GBytes) page = NULL;
+
+      base = base_url (msg);
+      page = json ? nearby_web_index_json (catalog, base) : nearby_web_index_html (catalog, base);
 
       respond (msg, SOUP_STATUS_OK, json ? "application/json" : "text/html; charset=utf-8", page);
       return;
@@ -449,6 +451,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
       len--;
     if ((branch = lookup (catalog, msg, path + 1, len - 1)) == NULL)
       return;
+    base = base_url (msg);
     page = nearby_web_branch_html (branch, base);
     if (page == NULL)
       respond_text (msg, SOUP_STATUS_NOT_FOUND, "git-nearby: branch '%s' is no longer here",

@@ -273,18 +273,6 @@ nearby_pack_cache_free (NearbyPackCache *cache)
   g_free (cache);
 }
 
-guint
-nearby_pack_cache_running (NearbyPackCache *cache)
-{
-  return cache->running;
-}
-
-guint
-nearby_pack_cache_queued (NearbyPackCache *cache)
-{
-  return cache->queue.length;
-}
-
 /* The key: the repository, the command (less what only changes stderr) and
  * the input. */
 static char *

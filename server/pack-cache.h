@@ -48,7 +48,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyPackCache, nearby_pack_cache_free)
 NearbyPackJob *nearby_pack_cache_get (NearbyPackCache *cache, const NearbyPackPlan *plan,
                                       const char *gitdir, const char *label);
 
-guint nearby_pack_cache_running (NearbyPackCache *cache);
-guint nearby_pack_cache_queued (NearbyPackCache *cache);
-
 G_END_DECLS

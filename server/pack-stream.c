@@ -68,59 +68,48 @@ append (PackStream *stream, GByteArray *data)
   soup_server_message_unpause (stream->msg);
 }
 
+/* Progress (band 2) and errors (band 3) exist only with a sideband. */
 static void
 send_band (PackStream *stream, guint8 band, const void *data, gsize len)
 {
   g_autoptr (GByteArray) out = g_byte_array_new ();
 
   if (stream->plan->sideband_max == 0)
-    {
-      if (band == 1)
-        g_byte_array_append (out, data, len);
-    }
-  else
-    nearby_pkt_sideband (out, band, data, len, stream->plan->sideband_max);
+    return;
+  nearby_pkt_sideband (out, band, data, len, stream->plan->sideband_max);
   append (stream, out);
 }
 
+/* Ends the response: a flush after a whole pack, or @error on band 3. */
 static void
-complete (PackStream *stream)
+finish (PackStream *stream, const char *error)
 {
-  const char *reason = NULL;
+  g_autoptr (GByteArray) out = g_byte_array_new ();
 
   if (stream->completed)
     return;
-  stream->completed = TRUE;
   g_clear_handle_id (&stream->keepalive_id, g_source_remove);
-  if (stream->msg == NULL)
-    return;
-  if (!nearby_pack_job_succeeded (stream->job, &reason))
+  if (stream->msg != NULL)
     {
-      g_autofree char *why = g_strdup_printf ("git-nearby: pack-objects failed: %s\n", reason);
-
-      if (stream->plan->sideband_max > 0)
+      if (error != NULL)
         {
-          stream->completed = FALSE; /* let the error out */
+          g_autofree char *why = g_strdup_printf ("git-nearby: %s\n", error);
+
           send_band (stream, 3, why, strlen (why));
-          stream->completed = TRUE;
         }
-    }
-  else
-    {
-      if (stream->plan->sideband_max > 0)
+      else
         {
-          g_autoptr (GByteArray) out = g_byte_array_new ();
-
-          nearby_pkt_flush (out);
-          stream->completed = FALSE;
+          if (stream->plan->sideband_max > 0)
+            nearby_pkt_flush (out);
           append (stream, out);
-          stream->completed = TRUE;
+          g_debug ("%s: sent a pack of %" G_GUINT64_FORMAT " bytes%s", stream->label,
+                   stream->offset,
+                   nearby_pack_job_was_cached (stream->job) ? " from the cache" : "");
         }
-      g_debug ("%s: sent a pack of %" G_GUINT64_FORMAT " bytes%s", stream->label, stream->offset,
-               nearby_pack_job_was_cached (stream->job) ? " from the cache" : "");
+      soup_message_body_complete (soup_server_message_get_response_body (stream->msg));
+      soup_server_message_unpause (stream->msg);
     }
-  soup_message_body_complete (soup_server_message_get_response_body (stream->msg));
-  soup_server_message_unpause (stream->msg);
+  stream->completed = TRUE;
 }
 
 #define PACKETS_PER_BLOCK 16
@@ -204,19 +193,27 @@ pump (PackStream *stream)
 
       if (read_block (stream, block) <= 0)
         {
-          g_warning ("%s: cannot read the pack: %s", stream->label, g_strerror (errno));
-          soup_server_message_set_status (stream->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);
-          stream->completed = TRUE;
-          soup_message_body_complete (soup_server_message_get_response_body (stream->msg));
-          soup_server_message_unpause (stream->msg);
+          g_autofree char *why = g_strdup_printf ("cannot read the pack: %s", g_strerror (errno));
+
+          g_warning ("%s: %s", stream->label, why);
+          finish (stream, why);
           return;
         }
       append (stream, block);
     }
-  if (nearby_pack_job_is_finished (stream->job)
-      && (stream->offset == nearby_pack_job_get_size (stream->job)
-          || !nearby_pack_job_succeeded (stream->job, NULL)))
-    complete (stream);
+  if (nearby_pack_job_is_finished (stream->job))
+    {
+      const char *reason = NULL;
+
+      if (!nearby_pack_job_succeeded (stream->job, &reason))
+        {
+          g_autofree char *why = g_strdup_printf ("pack-objects failed: %s", reason);
+
+          finish (stream, why);
+        }
+      else if (stream->offset == nearby_pack_job_get_size (stream->job))
+        finish (stream, NULL);
+    }
 }
 
 static void

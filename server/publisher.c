@@ -230,27 +230,28 @@ sync_services (NearbyPublisher *self)
           entry->name = g_strdup (key);
           entry->txt = g_strdupv (txt);
           g_hash_table_insert (self->entries, entry->name, entry);
-          register_entry (self, entry);
-          continue;
         }
-      if (g_strv_equal ((const char *const *) entry->txt, (const char *const *) txt))
-        continue;
-      g_strfreev (entry->txt);
-      entry->txt = g_strdupv (txt);
-      if (entry->registered)
+      else if (!g_strv_equal ((const char *const *) entry->txt, (const char *const *) txt))
         {
-          g_autoptr (AvahiStringList) list = to_string_list (entry->txt);
-          int rc = avahi_entry_group_update_service_txt_strlst (
-              entry->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, entry->instance,
-              NEARBY_SERVICE_TYPE, NULL, list);
-          if (rc < 0)
-            g_warning ("cannot update the TXT record of '%s': %s", entry->name,
-                       avahi_strerror (rc));
-          else
-            g_debug ("updated the TXT record of '%s'", entry->name);
+          g_strfreev (entry->txt);
+          entry->txt = g_strdupv (txt);
+          if (entry->registered)
+            {
+              g_autoptr (AvahiStringList) list = to_string_list (entry->txt);
+              int rc = avahi_entry_group_update_service_txt_strlst (
+                  entry->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, entry->instance,
+                  NEARBY_SERVICE_TYPE, NULL, list);
+
+              if (rc < 0)
+                g_warning ("cannot update the TXT record of '%s': %s", entry->name,
+                           avahi_strerror (rc));
+              else
+                g_debug ("updated the TXT record of '%s'", entry->name);
+            }
         }
-      else
-        register_entry (self, entry);
+      /* New, or withdrawn meanwhile (the daemon came back, the host was
+       * renamed): announce. A no-op for what is announced already. */
+      register_entry (self, entry);
     }
 }
 
@@ -300,14 +301,6 @@ on_client_state (AvahiClient *client, AvahiClientState state, void *user_data)
       self->running = TRUE;
       self->said_no_daemon = FALSE;
       sync_services (self);
-      {
-        GHashTableIter iter;
-        gpointer value;
-
-        g_hash_table_iter_init (&iter, self->entries);
-        while (g_hash_table_iter_next (&iter, NULL, &value))
-          register_entry (self, value);
-      }
       break;
     case AVAHI_CLIENT_S_COLLISION:
     case AVAHI_CLIENT_S_REGISTERING:

@@ -19,7 +19,6 @@
 typedef struct
 {
   const NearbyUploadTarget *target;
-  gboolean v2;
 
   GArray *wants;      /* validated: commits in the reach set */
   GHashTable *seen;   /* wants and haves already taken, to skip repeats */
@@ -881,7 +880,6 @@ nearby_upload_pack_plan (const NearbyUploadTarget *target, gboolean v2, const gu
 
   plan->preamble = g_byte_array_new ();
   req.target = target;
-  req.v2 = v2;
   req.wants = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.common = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.shallows = g_array_new (FALSE, FALSE, sizeof (git_oid));

@@ -52,19 +52,25 @@ nearby_git_open (const char *path, GError **error)
 }
 
 char *
+nearby_git_common_dir (git_repository *repo)
+{
+  char *dir = g_strdup (git_repository_commondir (repo));
+  gsize len = strlen (dir);
+
+  while (len > 1 && dir[len - 1] == '/')
+    dir[--len] = '\0';
+  return dir;
+}
+
+char *
 nearby_git_repo_name (git_repository *repo)
 {
-  g_autofree char *common = g_strdup (git_repository_commondir (repo));
+  g_autofree char *common = nearby_git_common_dir (repo);
   g_autofree char *base = NULL;
-  gsize len;
 
-  /* commondir ends in '/'; drop it, then a trailing "/.git" */
-  len = strlen (common);
-  while (len > 1 && common[len - 1] == '/')
-    common[--len] = '\0';
+  /* "/src/myproj/.git" is known as "myproj" */
   if (g_str_has_suffix (common, "/.git"))
-    common[len - 5] = '\0';
-
+    common[strlen (common) - 5] = '\0';
   base = g_path_get_basename (common);
   if (g_str_has_suffix (base, ".git") && strlen (base) > 4)
     base[strlen (base) - 4] = '\0';

@@ -26,6 +26,10 @@ gboolean nearby_git_error (GError **error, int git_code, const char *what, ...)
 /* Opens the repository at exactly @path (no searching upwards). */
 git_repository *nearby_git_open (const char *path, GError **error);
 
+/* The repository's common git directory (shared by its linked worktrees),
+ * without the trailing '/' libgit2 gives it. */
+char *nearby_git_common_dir (git_repository *repo);
+
 /* The directory name people know the repository by: "myproj" for
  * /src/myproj/.git, /src/myproj.git or a linked worktree of /src/myproj. */
 char *nearby_git_repo_name (git_repository *repo);

@@ -97,25 +97,22 @@ nearby_opt_ins_read (git_repository *repo, GError **error)
   g_autoptr (GPtrArray) opt_ins
       = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_opt_in_free);
   g_autoptr (git_config) snapshot = NULL;
-  g_autoptr (git_config) all = NULL;
   g_autoptr (git_config) local = NULL;
   g_autoptr (git_config_iterator) iter = NULL;
+  g_autoptr (GError) config_error = NULL;
   g_autofree char *repo_name = nearby_git_repo_name (repo);
   git_config_entry *entry;
   int rc;
 
   /* Only the repository's own config counts: an opt-in in ~/.gitconfig would
    * silently publish every repository's branch of that name. */
-  if ((rc = git_repository_config (&all, repo)) < 0)
+  local = nearby_opt_in_local_config (repo, &config_error);
+  if (local == NULL)
     {
-      nearby_git_error (error, rc, "cannot read the config of %s", git_repository_commondir (repo));
-      return NULL;
-    }
-  if ((rc = git_config_open_level (&local, all, GIT_CONFIG_LEVEL_LOCAL)) < 0)
-    {
-      if (rc == GIT_ENOTFOUND)
+      /* A repository without a config file of its own opts nothing in. */
+      if (g_error_matches (config_error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND))
         return g_steal_pointer (&opt_ins);
-      nearby_git_error (error, rc, "cannot read the config of %s", git_repository_commondir (repo));
+      g_propagate_error (error, g_steal_pointer (&config_error));
       return NULL;
     }
   if ((rc = git_config_snapshot (&snapshot, local)) < 0
