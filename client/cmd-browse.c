@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib-unix.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,7 +121,7 @@ gboolean
 nearby_cmd_browse (int argc, char **argv, GError **error)
 {
   gboolean json = FALSE, watch = FALSE;
-  double timeout = -1;
+  double timeout = NAN; /* not given */
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GPtrArray) services = NULL;
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
@@ -146,7 +147,7 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
                            "usage: git nearby browse [--json] [--watch] [--timeout SECONDS]");
       return FALSE;
     }
-  if (timeout == -1)
+  if (isnan (timeout))
     timeout = watch ? 0 : NEARBY_BROWSE_DEFAULT_TIMEOUT_MS / 1000.0;
   if (timeout < 0 || timeout > 86400)
     {

@@ -86,6 +86,16 @@ out=$(git nearby -h)
 check_contains "-h lists the commands" "advertise     Share a branch of this repository" "$out"
 out=$(git-nearby advertise --help)
 check_contains "a command's --help shows its usage" "git nearby advertise [OPTION" "$out"
+out=$(git nearby browse --timeout -1 2>&1); rc=$?
+check_eq "browse checks --timeout before looking" "1:git nearby: --timeout -1: not a number of seconds" "$rc:$out"
+out=$(git nearby browse extra 2>&1); rc=$?
+check_eq "browse takes no arguments" "1:git nearby: usage: git nearby browse [--json] [--watch] [--timeout SECONDS]" "$rc:$out"
+out=$(git nearby resolve 2>&1); rc=$?
+check_eq "resolve needs a name" "1:git nearby: usage: git nearby resolve NAME[@HOST]" "$rc:$out"
+out=$(git nearby resolve 'a//b' 2>&1); rc=$?
+check_eq "resolve checks the name before looking" "1:git nearby: 'a//b' does not name a branch: name 'a//b' has an empty, '.' or '..' part between slashes" "$rc:$out"
+out=$(git ls-remote nearby://x@ 2>&1); rc=$?
+check_eq "a malformed nearby:// URL fails before looking" "128:fatal: 'nearby://x@': expected NAME@HOST; write an '@' inside a name as %40" "$rc:$out"
 out=$(git-nearby serve --help)
 check_contains "serve --help comes from the server" "--port-file=FILE" "$out"
 

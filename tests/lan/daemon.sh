@@ -18,6 +18,13 @@ PORT=$(cat "$T/alice.port")
 check "it serves anyway" on bob git clone -q "http://10.77.0.1:$PORT/proj/main" "$T/bob/direct"
 check_eq "and says so once" "1" "$(grep -c "avahi-daemon is not running: serving without announcing on the LAN until it starts" "$T/alice.log")"
 check "bob does not see it" invisible_on bob proj/main
+out=$(on alice git nearby browse 2>&1); rc=$?
+check_eq "browse without avahi-daemon is a one-line error" \
+  "1:git nearby: cannot look for branches nearby: Daemon not running (is avahi-daemon running?)" "$rc:$out"
+out=$(on alice git nearby resolve proj/main 2>&1); rc=$?
+check_eq "so is resolve" "1:git nearby: cannot look for branches nearby: Daemon not running (is avahi-daemon running?)" "$rc:$out"
+out=$(on alice git ls-remote nearby://proj/main 2>&1); rc=$?
+check_eq "and a nearby:// URL" "128:fatal: cannot look for branches nearby: Daemon not running (is avahi-daemon running?)" "$rc:$out"
 
 avahi_start alice || { not_ok "avahi-daemon starts on alice"; done_testing; exit 1; }
 check "once alice's avahi-daemon starts, the branch is announced" wait_until 8 visible_on bob proj/main
