@@ -13,6 +13,7 @@
 #include "name.h"
 #include "nearby-error.h"
 #include "txt-record.h"
+#include "untrusted.h"
 #include "url.h"
 
 /* One resolved copy: an instance on one interface and protocol. */
@@ -24,15 +25,20 @@ typedef struct
   AvahiIfIndex interface;
   AvahiProtocol protocol;
   char *instance;
-  char *key;              /* the logical service: name + host */
+  char *key;              /* the logical service: instance + host + port */
   NearbyService *service; /* this copy's view */
   AvahiServiceResolver *resolver;
   AvahiRecordBrowser *txt_browser; /* --watch: follows TXT updates */
   char *type;
   char *domain;
-  char *path; /* from the TXT record, to rebuild the URL */
-  gboolean resolved;
+  char *path;        /* from the TXT record, to rebuild the URL */
+  gboolean resolved; /* has a service */
+  gboolean answered; /* its resolver has answered (found or failed) */
 } Copy;
+
+/* Avahi serves each client at most 1,024 objects; a flood of instances must
+ * neither exhaust that nor start a resolver per instance at once. */
+#define MAX_RESOLVERS 16
 
 struct _Browse
 {
@@ -46,7 +52,12 @@ struct _Browse
   GHashTable *services; /* key -> NearbyService (merged) */
   gboolean watch;
   gboolean all_for_now;
-  guint pending;
+  const char *only;  /* resolve only instances that may be this name */
+  guint pending;     /* copies whose resolver has not answered yet */
+  guint active;      /* resolvers running and not answered */
+  GQueue waiting;    /* copies whose resolver is not started yet */
+  guint refused;     /* resolvers avahi-daemon would not run */
+  int refused_error; /* why, the first time */
   NearbyBrowseFunc func;
   gpointer user_data;
   GError *error;
@@ -190,7 +201,9 @@ apply_txt (NearbyService *s, char **path, AvahiStringList *txt, const char *inst
 
   if (!nearby_txt_decode ((const char *const *) strings, &record, &error))
     {
-      g_debug ("ignoring '%s': %s", instance, error->message);
+      g_autofree char *shown = nearby_untrusted_escape (instance);
+
+      g_debug ("ignoring '%s': %s", shown, error->message);
       return FALSE;
     }
   g_free (s->name);
@@ -220,8 +233,11 @@ refile (Browse *b, Copy *copy)
   g_autofree char *old_key = copy->resolved ? g_strdup (copy->key) : NULL;
 
   g_free (copy->key);
-  copy->key = g_strdup_printf ("%s\n%s\n%u", copy->service->name, copy->service->host,
-                               copy->service->port);
+  /* Copies are one service only when they are the same instance on the
+   * same host and port: anything looser lets one advertiser's record stand
+   * in for another's. */
+  copy->key
+      = g_strdup_printf ("%s\n%s\n%u", copy->instance, copy->service->host, copy->service->port);
   copy->resolved = TRUE;
   if (old_key != NULL && strcmp (old_key, copy->key) != 0)
     merge (b, old_key);
@@ -245,6 +261,64 @@ on_txt_record (AvahiRecordBrowser *browser, AvahiIfIndex interface, AvahiProtoco
   avahi_string_list_free (txt);
 }
 
+static void on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface,
+                         AvahiProtocol protocol, AvahiResolverEvent event, const char *instance,
+                         const char *type, const char *domain, const char *host_name,
+                         const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
+                         AvahiLookupResultFlags flags, void *user_data);
+
+/* Counts work avahi-daemon refused; said once, not per instance, and not
+ * only in debug output: a flood makes real names vanish otherwise. */
+static void
+note_refused (Browse *b, int error)
+{
+  if (b->refused++ == 0)
+    b->refused_error = error;
+  if (b->watch && b->refused == 1)
+    g_warning ("avahi-daemon refused to resolve a service (%s); some branches may not show",
+               avahi_strerror (error));
+}
+
+/* Starts waiting resolvers while fewer than MAX_RESOLVERS run. */
+static void
+start_resolvers (Browse *b)
+{
+  while (b->active < MAX_RESOLVERS && !g_queue_is_empty (&b->waiting))
+    {
+      Copy *copy = g_queue_pop_head (&b->waiting);
+
+      copy->resolver = avahi_service_resolver_new (b->client, copy->interface, copy->protocol,
+                                                   copy->instance, copy->type, copy->domain,
+                                                   copy->protocol, 0, on_resolved, copy);
+      if (copy->resolver == NULL)
+        {
+          int error = avahi_client_errno (b->client);
+          g_autofree char *shown = nearby_untrusted_escape (copy->instance);
+
+          g_debug ("cannot resolve '%s': %s", shown, avahi_strerror (error));
+          if (error == AVAHI_ERR_TOO_MANY_OBJECTS)
+            note_refused (b, error);
+          /* Never to be answered: it no longer holds the browse up. */
+          copy->answered = TRUE;
+          b->pending--;
+          continue;
+        }
+      b->active++;
+    }
+}
+
+/* The first answer of @copy's resolver: a place for the next one. */
+static void
+answered (Browse *b, Copy *copy)
+{
+  if (copy->answered)
+    return;
+  copy->answered = TRUE;
+  b->pending--;
+  b->active--;
+  start_resolvers (b);
+}
+
 static void
 on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
              AvahiResolverEvent event, const char *instance, const char *type, const char *domain,
@@ -255,23 +329,33 @@ on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtoc
   Browse *b = copy->browse;
   char addr[AVAHI_ADDRESS_STR_MAX];
   char ifname[IF_NAMESIZE] = "";
+  g_autofree char *shown = nearby_untrusted_escape (instance);
   NearbyService *s;
 
-  if (!copy->resolved)
-    b->pending--;
+  answered (b, copy);
 
   if (event != AVAHI_RESOLVER_FOUND)
     {
-      g_debug ("cannot resolve '%s': %s", instance,
-               avahi_strerror (avahi_client_errno (avahi_service_resolver_get_client (resolver))));
+      int error = avahi_client_errno (avahi_service_resolver_get_client (resolver));
+
+      g_debug ("cannot resolve '%s': %s", shown, avahi_strerror (error));
+      if (error == AVAHI_ERR_TOO_MANY_OBJECTS)
+        note_refused (b, error);
       maybe_done (b);
       return;
     }
 
   avahi_address_snprint (addr, sizeof addr, address);
+  /* Anyone can answer for any host name, with any address. */
+  if (!nearby_url_address_is_usable (addr))
+    {
+      g_debug ("ignoring '%s': its address %s is loopback or unspecified", shown, addr);
+      maybe_done (b);
+      return;
+    }
   if_indextoname (interface, ifname);
   s = g_new0 (NearbyService, 1);
-  s->host = g_strdup (host_name);
+  s->host = nearby_untrusted_utf8 (host_name);
   if (g_str_has_suffix (s->host, ".local"))
     s->host[strlen (s->host) - strlen (".local")] = '\0';
   s->address = g_strdup (addr);
@@ -321,6 +405,9 @@ on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol 
       {
         Copy *copy;
 
+        /* Looking for one name, resolve only what may be it. */
+        if (b->only != NULL && !nearby_instance_may_be (instance, b->only))
+          break;
         id = g_strdup_printf ("%d/%d/%s", interface, protocol, instance);
         if (g_hash_table_contains (b->copies, id))
           break;
@@ -329,18 +416,13 @@ on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol 
         copy->interface = interface;
         copy->protocol = protocol;
         copy->instance = g_strdup (instance);
+        copy->type = g_strdup (type);
+        copy->domain = g_strdup (domain);
         copy->key = g_strdup ("");
-        copy->resolver = avahi_service_resolver_new (b->client, interface, protocol, instance, type,
-                                                     domain, protocol, 0, on_resolved, copy);
-        if (copy->resolver == NULL)
-          {
-            g_debug ("cannot resolve '%s': %s", instance,
-                     avahi_strerror (avahi_client_errno (b->client)));
-            copy_free (copy);
-            break;
-          }
         b->pending++;
         g_hash_table_insert (b->copies, g_steal_pointer (&id), copy);
+        g_queue_push_tail (&b->waiting, copy);
+        start_resolvers (b);
         break;
       }
     case AVAHI_BROWSER_REMOVE:
@@ -352,11 +434,18 @@ on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol 
         copy = g_hash_table_lookup (b->copies, id);
         if (copy == NULL)
           break;
-        if (!copy->resolved)
-          b->pending--;
+        if (!copy->answered)
+          {
+            b->pending--;
+            if (copy->resolver != NULL)
+              b->active--;
+            else
+              g_queue_remove (&b->waiting, copy);
+          }
         key = g_strdup (copy->key);
         g_hash_table_remove (b->copies, id);
         merge (b, key);
+        start_resolvers (b);
         maybe_done (b);
         break;
       }
@@ -424,6 +513,7 @@ browse_clear (Browse *b)
       g_clear_pointer (&b->timeout, g_source_unref);
     }
   /* Resolvers, then the browser, then the client they belong to. */
+  g_queue_clear (&b->waiting);
   g_clear_pointer (&b->copies, g_hash_table_unref);
   g_clear_pointer (&b->services, g_hash_table_unref);
   g_clear_pointer (&b->browser, avahi_service_browser_free);
@@ -435,9 +525,9 @@ browse_clear (Browse *b)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Browse, browse_clear)
 
-GPtrArray *
-nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func, gpointer user_data,
-               GCancellable *cancellable, GError **error)
+static GPtrArray *
+browse (const char *only, guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
+        gpointer user_data, GCancellable *cancellable, GError **error)
 {
   g_auto (Browse) b = { 0 };
   g_autoptr (GPtrArray) result = NULL;
@@ -452,6 +542,7 @@ nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func, gpointer
   b.poll = avahi_glib_poll_new (b.context, G_PRIORITY_DEFAULT);
   b.loop = g_main_loop_new (b.context, FALSE);
   b.watch = watch;
+  b.only = only;
   b.func = func;
   b.user_data = user_data;
   b.copies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, copy_free);
@@ -493,12 +584,22 @@ nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func, gpointer
       g_propagate_error (error, g_steal_pointer (&b.error));
       return NULL;
     }
+  if (b.refused > 0 && !watch)
+    g_warning ("avahi-daemon refused to resolve %u service(s) (%s); the list may be incomplete",
+               b.refused, avahi_strerror (b.refused_error));
   result = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
   g_hash_table_iter_init (&iter, b.services);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (result, service_copy (value));
   g_ptr_array_sort (result, compare_services);
   return g_steal_pointer (&result);
+}
+
+GPtrArray *
+nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func, gpointer user_data,
+               GCancellable *cancellable, GError **error)
+{
+  return browse (NULL, timeout_ms, watch, func, user_data, cancellable, error);
 }
 
 static gboolean
@@ -511,45 +612,98 @@ host_matches (const NearbyService *s, const char *host)
   return g_ascii_strcasecmp (s->host, wanted) == 0;
 }
 
+/* How to ask for @s alone: nearby://NAME@HOST, or its URL when another of
+ * @matches has the same name on the same host (two servers there, or
+ * someone else's record naming that host). */
+static char *
+choice (GPtrArray *matches, const NearbyService *s)
+{
+  g_autofree char *path = nearby_name_to_path (s->name);
+  g_autofree char *host = nearby_untrusted_escape (s->host);
+
+  for (guint i = 0; i < matches->len; i++)
+    {
+      const NearbyService *t = matches->pdata[i];
+
+      if (t != s && strcmp (t->name, s->name) == 0 && g_ascii_strcasecmp (t->host, s->host) == 0)
+        return nearby_untrusted_escape (s->url);
+    }
+  return g_strdup_printf ("nearby:/%s@%s", path, host);
+}
+
+static char *
+choices (GPtrArray *matches)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < matches->len; i++)
+    {
+      g_autofree char *one = choice (matches, matches->pdata[i]);
+
+      g_string_append_printf (out, "%s%s", i > 0 ? ", " : "", one);
+    }
+  return g_string_free (out, FALSE);
+}
+
 const NearbyService *
 nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GError **error)
 {
-  g_autoptr (GPtrArray) matches = g_ptr_array_new ();
+  g_autoptr (GPtrArray) exact = g_ptr_array_new ();
+  g_autoptr (GPtrArray) ends = g_ptr_array_new ();
   g_autofree char *suffix = g_strconcat ("/", name, NULL);
-  g_autoptr (GString) choices = NULL;
+  g_autofree char *shown_name = nearby_untrusted_escape (name);
+  g_autofree char *shown_host = nearby_untrusted_escape (host);
+  g_autofree char *listed = NULL;
+  GPtrArray *matches;
 
   for (guint i = 0; i < services->len; i++)
     {
       NearbyService *s = services->pdata[i];
 
-      if (strcmp (s->name, name) == 0 && (host == NULL || host_matches (s, host)))
-        g_ptr_array_add (matches, s);
+      if (host != NULL && !host_matches (s, host))
+        continue;
+      if (strcmp (s->name, name) == 0)
+        g_ptr_array_add (exact, s);
+      else if (g_str_has_suffix (s->name, suffix))
+        g_ptr_array_add (ends, s);
     }
-  if (matches->len == 0)
+
+  /* An exact match is no reason to ignore a name that ends in /NAME: anyone
+   * may advertise the bare name, and taking it silently would hand them
+   * what was meant for the other. Only a host given narrows it down, since
+   * then the user has said whose branch they want. */
+  if (exact->len > 0 && ends->len > 0 && host == NULL)
+    {
+      g_autoptr (GPtrArray) all = g_ptr_array_new ();
+
+      g_ptr_array_extend (all, exact, NULL, NULL);
+      g_ptr_array_extend (all, ends, NULL, NULL);
+      listed = choices (all);
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS,
+                   "'%s' is ambiguous: it is one advertised name and the end of another; pick "
+                   "one: %s",
+                   shown_name, listed);
+      return NULL;
+    }
+  matches = exact->len > 0 ? exact : ends;
+  if (matches == ends)
     {
       /* No exact match: a unique name ending in /NAME will do. */
-      const char *only = NULL;
+      g_autoptr (GString) names = g_string_new (NULL);
       gboolean unique = TRUE;
 
-      for (guint i = 0; i < services->len; i++)
+      for (guint i = 0; i < ends->len; i++)
         {
-          NearbyService *s = services->pdata[i];
+          const char *n = ((NearbyService *) ends->pdata[i])->name;
 
-          if (!g_str_has_suffix (s->name, suffix) || (host != NULL && !host_matches (s, host)))
-            continue;
-          if (only != NULL && strcmp (only, s->name) != 0)
+          if (i > 0 && strcmp (n, ((NearbyService *) ends->pdata[0])->name) != 0)
             unique = FALSE;
-          only = s->name;
-          g_ptr_array_add (matches, s);
+          g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", n);
         }
       if (!unique)
         {
-          choices = g_string_new (NULL);
-          for (guint i = 0; i < matches->len; i++)
-            g_string_append_printf (choices, "%s%s", i > 0 ? ", " : "",
-                                    ((NearbyService *) matches->pdata[i])->name);
           g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS, "'%s' is ambiguous; say which: %s",
-                       name, choices->str);
+                       shown_name, names->str);
           return NULL;
         }
     }
@@ -557,25 +711,19 @@ nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GEr
     {
       if (host != NULL)
         g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
-                     "no branch named '%s' is advertised by %s; see 'git nearby browse'", name,
-                     host);
+                     "no branch named '%s' is advertised by %s; see 'git nearby browse'",
+                     shown_name, shown_host);
       else
         g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
-                     "no branch named '%s' is advertised nearby; see 'git nearby browse'", name);
+                     "no branch named '%s' is advertised nearby; see 'git nearby browse'",
+                     shown_name);
       return NULL;
     }
   if (matches->len > 1)
     {
-      choices = g_string_new (NULL);
-      for (guint i = 0; i < matches->len; i++)
-        {
-          NearbyService *s = matches->pdata[i];
-          g_autofree char *path = nearby_name_to_path (s->name);
-
-          g_string_append_printf (choices, "%snearby:/%s@%s", i > 0 ? ", " : "", path, s->host);
-        }
+      listed = choices (matches);
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS,
-                   "'%s' is advertised by several hosts; pick one: %s", name, choices->str);
+                   "'%s' is advertised by several hosts; pick one: %s", shown_name, listed);
       return NULL;
     }
   return matches->pdata[0];
@@ -584,7 +732,7 @@ nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GEr
 NearbyService *
 nearby_resolve (const char *name, const char *host, guint timeout_ms, GError **error)
 {
-  g_autoptr (GPtrArray) services = nearby_browse (timeout_ms, FALSE, NULL, NULL, NULL, error);
+  g_autoptr (GPtrArray) services = browse (name, timeout_ms, FALSE, NULL, NULL, NULL, error);
   const NearbyService *picked;
 
   if (services == NULL)

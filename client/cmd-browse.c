@@ -11,6 +11,7 @@
 #include "json.h"
 #include "name.h"
 #include "nearby-error.h"
+#include "untrusted.h"
 #include "url.h"
 
 /* The documented object of `browse --json` (see git-nearby(1)). */
@@ -40,7 +41,8 @@ print_json_object (GString *out, const NearbyService *s, const char *event)
   g_string_append (out, "}");
 }
 
-/* Pads by characters, not bytes, so that UTF-8 names line up. */
+/* Pads by characters, not bytes, so that UTF-8 names line up. @text is
+ * already escaped (valid UTF-8, no controls). */
 static void
 print_cell (const char *text, glong width)
 {
@@ -49,35 +51,49 @@ print_cell (const char *text, glong width)
     putchar (' ');
 }
 
+#define N_COLUMNS 5
+
+/* The cells of @s's row, as a terminal may show them: every value came
+ * from the network, and a raw ESC, CR or LF in it would act, not show. */
+static void
+row_cells (const NearbyService *s, char *cells[N_COLUMNS])
+{
+  g_autofree char *head = s->head != NULL ? g_strndup (s->head, 7) : g_strdup ("-");
+
+  cells[0] = nearby_untrusted_escape (s->name);
+  cells[1] = nearby_untrusted_escape (s->host);
+  cells[2] = nearby_untrusted_escape (s->branch);
+  cells[3] = nearby_untrusted_escape (head);
+  cells[4] = nearby_untrusted_escape (s->url);
+}
+
 static void
 print_table (GPtrArray *services)
 {
-  const char *headers[] = { "NAME", "HOST", "BRANCH", "HEAD", "URL" };
-  glong widths[G_N_ELEMENTS (headers)] = { 0 };
+  const char *headers[N_COLUMNS] = { "NAME", "HOST", "BRANCH", "HEAD", "URL" };
+  glong widths[N_COLUMNS] = { 0 };
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
 
-  for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
+  for (guint c = 0; c < N_COLUMNS; c++)
     widths[c] = strlen (headers[c]);
   for (guint i = 0; i < services->len; i++)
     {
-      NearbyService *s = services->pdata[i];
-      const char *cells[] = { s->name, s->host, s->branch ? s->branch : "", "1234567", s->url };
+      char **cells = g_new0 (char *, N_COLUMNS + 1);
 
-      for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
+      row_cells (services->pdata[i], cells);
+      for (guint c = 0; c < N_COLUMNS; c++)
         widths[c] = MAX (widths[c], g_utf8_strlen (cells[c], -1));
+      g_ptr_array_add (rows, cells);
     }
-  for (guint c = 0; c < G_N_ELEMENTS (headers); c++)
-    {
-      print_cell (headers[c], c + 1 < G_N_ELEMENTS (headers) ? widths[c] + 2 : 0);
-    }
+  for (guint c = 0; c < N_COLUMNS; c++)
+    print_cell (headers[c], c + 1 < N_COLUMNS ? widths[c] + 2 : 0);
   putchar ('\n');
-  for (guint i = 0; i < services->len; i++)
+  for (guint i = 0; i < rows->len; i++)
     {
-      NearbyService *s = services->pdata[i];
-      g_autofree char *head = s->head != NULL ? g_strndup (s->head, 7) : g_strdup ("-");
-      const char *cells[] = { s->name, s->host, s->branch ? s->branch : "", head, s->url };
+      char **cells = rows->pdata[i];
 
-      for (guint c = 0; c < G_N_ELEMENTS (cells); c++)
-        print_cell (cells[c], c + 1 < G_N_ELEMENTS (cells) ? widths[c] + 2 : 0);
+      for (guint c = 0; c < N_COLUMNS; c++)
+        print_cell (cells[c], c + 1 < N_COLUMNS ? widths[c] + 2 : 0);
       putchar ('\n');
     }
 }
@@ -102,11 +118,16 @@ on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
       print_json_object (out, s, word);
       printf ("%s\n", out->str);
     }
-  else if (event == NEARBY_BROWSE_VANISHED)
-    printf ("%-9s %s on %s\n", word, s->name, s->host);
   else
-    printf ("%-9s %s on %s  %.7s  %s\n", word, s->name, s->host, s->head != NULL ? s->head : "-",
-            s->url);
+    {
+      g_auto (GStrv) cells = g_new0 (char *, N_COLUMNS + 1);
+
+      row_cells (s, cells);
+      if (event == NEARBY_BROWSE_VANISHED)
+        printf ("%-9s %s on %s\n", word, cells[0], cells[1]);
+      else
+        printf ("%-9s %s on %s  %s  %s\n", word, cells[0], cells[1], cells[3], cells[4]);
+    }
   fflush (stdout);
 }
 
@@ -226,6 +247,10 @@ nearby_cmd_resolve (int argc, char **argv, GError **error)
   service = nearby_resolve (name, host, (guint) (timeout * 1000), error);
   if (service == NULL)
     return FALSE;
-  printf ("%s\n", service->url);
+  {
+    g_autofree char *url = nearby_untrusted_escape (service->url);
+
+    printf ("%s\n", url);
+  }
   return TRUE;
 }

@@ -15,6 +15,7 @@
 
 #include "browser.h"
 #include "log.h"
+#include "untrusted.h"
 #include "url.h"
 
 static guint
@@ -47,10 +48,17 @@ main (int argc, char **argv)
   if (!nearby_url_parse_nearby (argv[2], &name, &host, &error)
       || (service = nearby_resolve (name, host, timeout_ms (), &error)) == NULL)
     {
-      fprintf (stderr, "fatal: %s\n", error->message);
+      /* The message may quote what another host advertised. */
+      g_autofree char *shown = nearby_untrusted_escape (error->message);
+
+      fprintf (stderr, "fatal: %s\n", shown);
       return 128;
     }
-  g_debug ("%s is %s", argv[2], service->url);
+  {
+    g_autofree char *shown = nearby_untrusted_escape (service->url);
+
+    g_debug ("%s is %s", argv[2], shown);
+  }
 
   {
     char *args[] = { "git", "remote-http", argv[1], service->url, NULL };

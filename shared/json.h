@@ -5,7 +5,8 @@
 
 G_BEGIN_DECLS
 
-/* Appends @s as a JSON string, or null when @s is NULL. */
+/* Appends @s as a JSON string, or null when @s is NULL. The result is
+ * valid UTF-8 whatever @s holds: invalid bytes become U+FFFD. */
 void nearby_json_string (GString *out, const char *s);
 
 G_END_DECLS

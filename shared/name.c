@@ -3,11 +3,13 @@
 #include <string.h>
 
 #include "nearby-error.h"
+#include "untrusted.h"
 
 gboolean
 nearby_name_validate (const char *name, GError **error)
 {
   gsize len = strlen (name);
+  g_autofree char *shown = NULL;
   const char *p;
 
   if (len == 0)
@@ -15,10 +17,12 @@ nearby_name_validate (const char *name, GError **error)
       g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "a name cannot be empty");
       return FALSE;
     }
+  /* The name may come from the network: messages show it escaped. */
+  shown = nearby_untrusted_escape (name);
   if (len > NEARBY_NAME_MAX_BYTES)
     {
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                   "name '%s' is %zu bytes long; the limit is %d", name, len,
+                   "name '%s' is %zu bytes long; the limit is %d", shown, len,
                    NEARBY_NAME_MAX_BYTES);
       return FALSE;
     }
@@ -34,7 +38,15 @@ nearby_name_validate (const char *name, GError **error)
       if (g_unichar_iscntrl (c))
         {
           g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                       "name '%s' contains a control character", name);
+                       "name '%s' contains a control character", shown);
+          return FALSE;
+        }
+      /* "fix\u200B-login" would look exactly like "fix-login". */
+      if (nearby_unichar_is_invisible (c))
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                       "name '%s' contains an invisible or text-direction character (U+%04X)",
+                       shown, c);
           return FALSE;
         }
     }
@@ -49,7 +61,7 @@ nearby_name_validate (const char *name, GError **error)
       if (part == 0 || (part == 1 && p[0] == '.') || (part == 2 && p[0] == '.' && p[1] == '.'))
         {
           g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                       "name '%s' has an empty, '.' or '..' part between slashes", name);
+                       "name '%s' has an empty, '.' or '..' part between slashes", shown);
           return FALSE;
         }
       if (slash == NULL)
@@ -164,4 +176,29 @@ nearby_instance_name (const char *name, const char *host)
       name_len = end - name;
     }
   return g_strdup_printf ("%.*s%s%s", (int) name_len, name, joint, host_part);
+}
+
+/* An instance name at least this long may have been cut (see
+ * nearby_instance_name(); Avahi's alternative names stay within 63 bytes). */
+#define NEARBY_INSTANCE_CUT_BYTES (NEARBY_NAME_MAX_BYTES - 8)
+
+gboolean
+nearby_instance_may_be (const char *instance, const char *name)
+{
+  gsize len = strlen (name);
+
+  /* A cut instance name no longer shows where the name ends. */
+  if (strlen (instance) >= NEARBY_INSTANCE_CUT_BYTES)
+    return TRUE;
+  /* The name may itself contain " on ": try every place it could end. */
+  for (const char *on = strstr (instance, " on "); on != NULL; on = strstr (on + 1, " on "))
+    {
+      gsize k = on - instance;
+
+      if (k == len && strncmp (instance, name, len) == 0)
+        return TRUE;
+      if (k > len && instance[k - len - 1] == '/' && strncmp (on - len, name, len) == 0)
+        return TRUE;
+    }
+  return FALSE;
 }

@@ -4,6 +4,7 @@
 
 #include "name.h"
 #include "nearby-error.h"
+#include "untrusted.h"
 
 void
 nearby_txt_clear (NearbyTxt *txt)
@@ -112,14 +113,37 @@ nearby_txt_decode (const char *const *strings, NearbyTxt *txt, GError **error)
       nearby_txt_clear (txt);
       return FALSE;
     }
-  if (txt->name == NULL || txt->path == NULL || !nearby_name_validate (txt->name, error)
-      || txt->path[0] != '/')
+  if (txt->name == NULL || txt->path == NULL || !nearby_name_validate (txt->name, error))
     {
       if (error != NULL && *error == NULL)
         g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
                              "TXT record without name or path");
       nearby_txt_clear (txt);
       return FALSE;
+    }
+  /* The path is derived from the name and nothing else: any other path
+   * (another branch's, a query, "..") would make the URL we hand git point
+   * somewhere the name does not say. */
+  {
+    g_autofree char *expected = nearby_name_to_path (txt->name);
+
+    if (strcmp (txt->path, expected) != 0)
+      {
+        g_autofree char *shown = nearby_untrusted_escape (txt->path);
+
+        g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                     "TXT record of '%s' has path '%s', not '%s'", txt->name, shown, expected);
+        nearby_txt_clear (txt);
+        return FALSE;
+      }
+  }
+  /* Only shown, never used to find anything, but shown as UTF-8. */
+  if (txt->ref != NULL && !g_utf8_validate (txt->ref, -1, NULL))
+    {
+      char *valid = g_utf8_make_valid (txt->ref, -1);
+
+      g_free (txt->ref);
+      txt->ref = valid;
     }
   /* Ids that are not ids are dropped rather than shown. */
   if (txt->head != NULL && !is_hex_id (txt->head))

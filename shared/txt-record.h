@@ -32,7 +32,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyTxt, nearby_txt_clear)
 GStrv nearby_txt_encode (const NearbyTxt *txt, GError **error);
 
 /* Reads "key=value" strings. Unknown keys are ignored; a missing or other
- * txtvers, or a missing name or path, is an error. */
+ * txtvers, a missing or invalid name (nearby_name_validate()), or a path
+ * that is not exactly nearby_name_to_path (name) is an error. ref is made
+ * valid UTF-8; head and repo that are not commit ids are dropped. */
 gboolean nearby_txt_decode (const char *const *strings, NearbyTxt *txt, GError **error);
 
 G_END_DECLS

@@ -1,5 +1,6 @@
 #include "url.h"
 
+#include <gio/gio.h>
 #include <string.h>
 
 #include "name.h"
@@ -71,4 +72,27 @@ nearby_url_build_http (const char *address, const char *ifname, guint16 port, co
   if (ifname != NULL && *ifname != '\0' && nearby_url_is_link_local (address))
     return g_strdup_printf ("http://[%s%%25%s]:%u%s", address, ifname, port, path);
   return g_strdup_printf ("http://[%s]:%u%s", address, port, path);
+}
+
+gboolean
+nearby_url_address_is_usable (const char *address)
+{
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address);
+  const guint8 *bytes;
+
+  if (inet == NULL)
+    return FALSE;
+  if (g_inet_address_get_is_loopback (inet) || g_inet_address_get_is_any (inet)
+      || g_inet_address_get_is_multicast (inet))
+    return FALSE;
+  if (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV4)
+    return g_inet_address_to_bytes (inet)[0] != 0; /* 0.0.0.0/8: "this network" */
+  /* ::ffff:127.0.0.1 and ::127.0.0.1 reach the same loopback. */
+  bytes = g_inet_address_to_bytes (inet);
+  for (int i = 0; i < 10; i++)
+    if (bytes[i] != 0)
+      return TRUE;
+  if ((bytes[10] == 0xff && bytes[11] == 0xff) || (bytes[10] == 0 && bytes[11] == 0))
+    return bytes[12] != 127 && bytes[12] != 0;
+  return TRUE;
 }

@@ -20,4 +20,11 @@ char *nearby_url_build_http (const char *address, const char *ifname, guint16 po
 /* Whether @address is an IPv6 link-local address (fe80::/10). */
 gboolean nearby_url_is_link_local (const char *address);
 
+/* Whether an address from an mDNS answer may be connected to: not
+ * loopback (127/8, ::1, and those written as IPv4-mapped or -compatible
+ * IPv6), not unspecified (0.0.0.0/8, ::), not multicast. Anyone on the LAN
+ * can answer for any host name; a loopback answer would turn a clone into
+ * a request to one of this machine's own services. */
+gboolean nearby_url_address_is_usable (const char *address);
+
 G_END_DECLS

@@ -9,6 +9,8 @@ test_valid (void)
                          "héllo/wörld",
                          "with space",
                          "x@y",
+                         "日本語/ブランチ",
+                         "emoji-\U0001F600",
                          "a.b/c..d",
                          "0123456789012345678901234567890123456789012345678901234567890ab" };
 
@@ -41,6 +43,25 @@ test_invalid (void)
     { "a/../b", "empty, '.' or '..'" },
     { "..", "empty, '.' or '..'" },
     { "./x", "empty, '.' or '..'" },
+    /* Look-alikes: each would show exactly like the name without it. */
+    { "myproj/fix\u200B-login", "invisible or text-direction character (U+200B)" },
+    { "fix\u200C-login", "(U+200C)" },
+    { "fix\u200D-login", "(U+200D)" },
+    { "fix\u200E-login", "(U+200E)" },
+    { "fix\u200F-login", "(U+200F)" },
+    { "nigol-xif\u202E", "(U+202E)" },
+    { "\u202Aa", "(U+202A)" },
+    { "a\u2060b", "(U+2060)" },
+    { "a\u2064b", "(U+2064)" },
+    { "a\u2066b\u2069", "(U+2066)" },
+    { "\uFEFFbom", "(U+FEFF)" },
+    { "soft\u00ADhyphen", "(U+00AD)" },
+    { "arabic\u061Cmark", "(U+061C)" },
+    { "line\u2028sep", "(U+2028)" },
+    { "a\u034Fb", "(U+034F)" },
+    { "hangul\u3164filler", "(U+3164)" },
+    { "vs\uFE0Fsixteen", "(U+FE0F)" },
+    { "tag\U000E0041", "(U+E0041)" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -148,6 +169,46 @@ test_instance_name (void)
   g_assert_true (g_str_has_prefix (host_cut, "x on hhh"));
 }
 
+/* A name that came from the network is shown escaped in the message. */
+static void
+test_invalid_shown_escaped (void)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (nearby_name_validate ("evil\x1b]0;owned\x07/x", &error));
+  g_assert_cmpstr (error->message, ==,
+                   "name 'evil\\x1B]0;owned\\x07/x' contains a control character");
+  g_clear_error (&error);
+  g_assert_false (nearby_name_validate ("a//\u202Eb", &error));
+  g_assert_null (strchr (error->message, 0xe2)); /* no raw U+202E (e2 80 ae) */
+  g_assert_nonnull (strstr (error->message, "\\u202E"));
+}
+
+static void
+test_instance_may_be (void)
+{
+  g_autofree char *prefix = g_strnfill (50, 'p');
+  g_autofree char *long_name = g_strconcat (prefix, "/fix-login", NULL);
+  g_autofree char *cut = nearby_instance_name (long_name, "alice");
+
+  g_assert_true (nearby_instance_may_be ("fix-login on alice", "fix-login"));
+  g_assert_true (nearby_instance_may_be ("myproj/fix-login on alice", "fix-login"));
+  g_assert_true (nearby_instance_may_be ("myproj/fix-login on alice #2", "fix-login"));
+  g_assert_true (nearby_instance_may_be ("myproj/fix-login on alice", "myproj/fix-login"));
+  /* A name with " on " in it. */
+  g_assert_true (nearby_instance_may_be ("carry on wayward on bob", "carry on wayward"));
+  g_assert_true (nearby_instance_may_be ("x/carry on wayward on bob", "carry on wayward"));
+  /* Cut instance names cannot be told apart: they may be anything. */
+  g_assert_cmpuint (strlen (cut), ==, 63);
+  g_assert_true (nearby_instance_may_be (cut, "fix-login"));
+
+  g_assert_false (nearby_instance_may_be ("flood-0001 on mallory", "fix-login"));
+  g_assert_false (nearby_instance_may_be ("fix-login2 on alice", "fix-login"));
+  g_assert_false (nearby_instance_may_be ("myproj/prefix-login on alice", "fix-login"));
+  g_assert_false (nearby_instance_may_be ("fix-login", "fix-login"));
+  g_assert_false (nearby_instance_may_be ("fix-login/x on alice", "fix-login"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -158,5 +219,7 @@ main (int argc, char **argv)
   g_test_add_func ("/name/path-round-trip", test_path_round_trip);
   g_test_add_func ("/name/path-rejects", test_path_rejects);
   g_test_add_func ("/name/instance-name", test_instance_name);
+  g_test_add_func ("/name/invalid-shown-escaped", test_invalid_shown_escaped);
+  g_test_add_func ("/name/instance-may-be", test_instance_may_be);
   return g_test_run ();
 }

@@ -1,7 +1,9 @@
 #include <string.h>
 
+#include "json.h"
 #include "nearby-error.h"
 #include "txt-record.h"
+#include "untrusted.h"
 
 #define HEAD "0123456789abcdef0123456789abcdef01234567"
 #define ROOT "89abcdef0123456789abcdef0123456789abcdef"
@@ -38,7 +40,12 @@ test_unborn (void)
   g_auto (GStrv) strings = nearby_txt_encode (&in, NULL);
 
   g_assert_cmpuint (g_strv_length (strings), ==, 4);
-  g_assert_false (g_strv_contains ((const char *const *) strings, "head="));
+  /* No key of an unborn branch's record may be head or repo, whatever its value. */
+  for (char **s = strings; *s != NULL; s++)
+    {
+      g_assert_false (g_str_has_prefix (*s, "head="));
+      g_assert_false (g_str_has_prefix (*s, "repo="));
+    }
 }
 
 /* The largest record a valid name and ref can make still fits. */
@@ -77,7 +84,21 @@ test_decode_rejects (void)
   const char *other_version[] = { "txtvers=2", "name=a", "path=/a", NULL };
   const char *no_path[] = { "txtvers=1", "name=a", NULL };
   const char *bad_name[] = { "txtvers=1", "name=a//b", "path=/a", NULL };
-  const char *const *bad[] = { no_version, other_version, no_path, bad_name };
+  const char *invisible[]
+      = { "txtvers=1", "name=fix\u200B-login", "path=/fix%E2%80%8B-login", NULL };
+  const char *bidi[] = { "txtvers=1", "name=a\u202Eb", "path=/a%E2%80%AEb", NULL };
+  /* The path must be the name's, exactly. */
+  const char *other_path[] = { "txtvers=1", "name=x", "path=/admin/shutdown", NULL };
+  const char *query[] = { "txtvers=1", "name=x", "path=/x?now=1", NULL };
+  const char *fragment[] = { "txtvers=1", "name=x", "path=/x#", NULL };
+  const char *dotdot[] = { "txtvers=1", "name=x", "path=/x/../y", NULL };
+  const char *other_case[] = { "txtvers=1", "name=a b", "path=/a%2520b", NULL };
+  const char *unencoded[] = { "txtvers=1", "name=a b", "path=/a b", NULL };
+  const char *lower_hex[] = { "txtvers=1", "name=a b", "path=/a%2fb", NULL };
+  const char *esc_path[] = { "txtvers=1", "name=x", "path=/x\x1b[2J", NULL };
+  const char *const *bad[]
+      = { no_version, other_version, no_path, bad_name,   invisible, bidi,      other_path,
+          query,      fragment,      dotdot,  other_case, unencoded, lower_hex, esc_path };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
@@ -87,6 +108,106 @@ test_decode_rejects (void)
       g_assert_false (nearby_txt_decode (bad[i], &out, &error));
       g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID);
       g_assert_null (out.name);
+    }
+}
+
+static void
+test_decode_path_message (void)
+{
+  const char *strings[] = { "txtvers=1", "name=x", "path=/x\x1b[2J\r\n", NULL };
+  g_auto (NearbyTxt) out = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (nearby_txt_decode (strings, &out, &error));
+  g_assert_cmpstr (error->message, ==,
+                   "TXT record of 'x' has path '/x\\x1B[2J\\x0D\\x0A', not '/x'");
+}
+
+/* A ref from the network is shown; it comes out of the decoder as UTF-8. */
+static void
+test_decode_ref_utf8 (void)
+{
+  const char *strings[] = { "txtvers=1", "name=x", "path=/x", "ref=refs/heads/\xff\xc3(", NULL };
+  g_auto (NearbyTxt) out = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (nearby_txt_decode (strings, &out, &error));
+  g_assert_true (g_utf8_validate (out.ref, -1, NULL));
+  g_assert_cmpstr (out.ref, ==, "refs/heads/\xef\xbf\xbd\xef\xbf\xbd(");
+}
+
+static void
+test_escape (void)
+{
+  const struct
+  {
+    const char *in, *out;
+  } cases[] = {
+    { "plain", "plain" },
+    { "héllo wörld", "héllo wörld" },
+    { "\x1b[2J\x1b]0;title\x07", "\\x1B[2J\\x1B]0;title\\x07" },
+    { "row\r\nfake", "row\\x0D\\x0Afake" },
+    { "tab\there", "tab\\x09here" },
+    { "del\x7f", "del\\x7F" },
+    { "c1\xc2\x9b"
+      "2J",
+      "c1\\x9B2J" }, /* U+009B, the one-byte CSI */
+    { "bidi\u202Eevil", "bidi\\u202Eevil" },
+    { "zero\u200Bwidth", "zero\\u200Bwidth" },
+    { "tag\U000E0041", "tag\\U000E0041" },
+    { "bad\xff\xfe", "bad\xef\xbf\xbd\xef\xbf\xbd" },
+    { "cut\xe2\x80", "cut\xef\xbf\xbd\xef\xbf\xbd" },
+    { "", "" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *escaped = nearby_untrusted_escape (cases[i].in);
+
+      g_assert_cmpstr (escaped, ==, cases[i].out);
+      g_assert_true (g_utf8_validate (escaped, -1, NULL));
+    }
+  {
+    g_autofree char *null = nearby_untrusted_escape (NULL);
+
+    g_assert_cmpstr (null, ==, "");
+  }
+}
+
+static void
+test_utf8 (void)
+{
+  g_autofree char *fine = nearby_untrusted_utf8 ("héllo\x1b");
+  g_autofree char *bad = nearby_untrusted_utf8 ("a\xc3");
+
+  g_assert_cmpstr (fine, ==, "héllo\x1b"); /* escaping is for terminals, not here */
+  g_assert_cmpstr (bad, ==, "a\xef\xbf\xbd");
+  g_assert_null (nearby_untrusted_utf8 (NULL));
+}
+
+/* browse --json output is UTF-8 and has no raw controls, whatever the input. */
+static void
+test_json_string (void)
+{
+  const struct
+  {
+    const char *in, *out;
+  } cases[] = {
+    { "a\"b\\c", "\"a\\\"b\\\\c\"" },
+    { "\x1b[2J\r\n", "\"\\u001b[2J\\u000d\\u000a\"" },
+    { "\xc2\x9b\x7f", "\"\\u009b\\u007f\"" },
+    { "\xff", "\"\xef\xbf\xbd\"" },
+    { "é\xe2\x80", "\"é\xef\xbf\xbd\xef\xbf\xbd\"" },
+    { "ls\u2028", "\"ls\\u2028\"" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GString) out = g_string_new (NULL);
+
+      nearby_json_string (out, cases[i].in);
+      g_assert_cmpstr (out->str, ==, cases[i].out);
+      g_assert_true (g_utf8_validate (out->str, -1, NULL));
     }
 }
 
@@ -113,5 +234,10 @@ main (int argc, char **argv)
   g_test_add_func ("/txt/size-limit", test_size_limit);
   g_test_add_func ("/txt/decode-rejects", test_decode_rejects);
   g_test_add_func ("/txt/decode-lenient", test_decode_lenient);
+  g_test_add_func ("/txt/decode-path-message", test_decode_path_message);
+  g_test_add_func ("/txt/decode-ref-utf8", test_decode_ref_utf8);
+  g_test_add_func ("/txt/escape", test_escape);
+  g_test_add_func ("/txt/utf8", test_utf8);
+  g_test_add_func ("/txt/json-string", test_json_string);
   return g_test_run ();
 }

@@ -64,6 +64,23 @@ test_build (void)
   g_assert_false (nearby_url_is_link_local ("fec0::1"));
 }
 
+static void
+test_usable_address (void)
+{
+  const char *usable[] = { "10.77.0.1", "192.168.1.2", "2001:db8::1", "fe80::1", "1.0.0.0" };
+  const char *unusable[] = { "127.0.0.1",   "127.1.2.3",   "0.0.0.0",          "0.1.2.3",
+                             "::1",         "::",          "::ffff:127.0.0.1", "::ffff:0.0.0.0",
+                             "::127.0.0.1", "224.0.0.251", "ff02::fb",         "not an address" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (usable); i++)
+    g_assert_true (nearby_url_address_is_usable (usable[i]));
+  for (gsize i = 0; i < G_N_ELEMENTS (unusable); i++)
+    {
+      g_test_message ("%s", unusable[i]);
+      g_assert_false (nearby_url_address_is_usable (unusable[i]));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -71,5 +88,6 @@ main (int argc, char **argv)
   g_test_add_func ("/url/parse", test_parse);
   g_test_add_func ("/url/parse-rejects", test_parse_rejects);
   g_test_add_func ("/url/build-http", test_build);
+  g_test_add_func ("/url/usable-address", test_usable_address);
   return g_test_run ();
 }
