@@ -22,6 +22,7 @@ struct _NearbyRepo
   guint reload_id;
   guint tips_id;
   GHashTable *reach; /* refname -> NearbyReach of its last tip */
+  GHashTable *walks; /* git_oid* -> SharedWalk, while it runs */
   git_oid root_tip;  /* the tip the cached root commit was found from */
   git_oid root;
 };
@@ -72,6 +73,7 @@ repo_unref (NearbyRepo *repo)
     }
   g_clear_pointer (&repo->opt_ins, g_ptr_array_unref);
   g_clear_pointer (&repo->reach, g_hash_table_unref);
+  g_clear_pointer (&repo->walks, g_hash_table_unref);
   git_repository_free (repo->git);
   g_free (repo->gitdir);
   g_free (repo);
@@ -158,27 +160,35 @@ branch_reach (gpointer data, const git_oid *tip, GError **error)
   return NULL;
 }
 
+/* One walk of (repository, tip) in a worker thread, and every request
+ * waiting for it: concurrent first fetches of a new tip share it. */
 typedef struct
 {
+  NearbyRepo *repo;
   char *gitdir;
+  char *refname; /* of the request that started it */
   git_oid tip;
-} WalkData;
+  GPtrArray *waiters; /* GTask */
+} SharedWalk;
 
 static void
-walk_data_free (WalkData *data)
+shared_walk_free (SharedWalk *walk)
 {
-  g_free (data->gitdir);
-  g_free (data);
+  g_ptr_array_unref (walk->waiters);
+  repo_unref (walk->repo);
+  g_free (walk->gitdir);
+  g_free (walk->refname);
+  g_free (walk);
 }
 
 /* In a worker thread, with a libgit2 handle of its own. */
 static void
 walk_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
-  WalkData *data = task_data;
+  SharedWalk *walk = task_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (git_repository) git = nearby_git_open (data->gitdir, &error);
-  NearbyReach *reach = git != NULL ? nearby_reach_new (git, &data->tip, &error) : NULL;
+  g_autoptr (git_repository) git = nearby_git_open (walk->gitdir, &error);
+  NearbyReach *reach = git != NULL ? nearby_reach_new (git, &walk->tip, &error) : NULL;
 
   if (reach == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
@@ -186,18 +196,61 @@ walk_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
     g_task_return_pointer (task, reach, (GDestroyNotify) nearby_reach_unref);
 }
 
+/* Back on the main loop: the result goes to every waiter. */
+static void
+on_shared_walk_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SharedWalk *walk = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NearbyReach) reach = g_task_propagate_pointer (G_TASK (result), &error);
+
+  g_hash_table_remove (walk->repo->walks, &walk->tip);
+  /* Kept before anyone hears of it: a request arriving between the two
+   * must find the set, not start another walk. */
+  if (reach != NULL)
+    g_hash_table_replace (walk->repo->reach, g_strdup (walk->refname), nearby_reach_ref (reach));
+  g_debug ("%s: walk of %s done, for %u request(s)", walk->gitdir, git_oid_tostr_s (&walk->tip),
+           walk->waiters->len);
+  for (guint i = 0; i < walk->waiters->len; i++)
+    {
+      GTask *waiter = walk->waiters->pdata[i];
+
+      if (reach != NULL)
+        g_task_return_pointer (waiter, nearby_reach_ref (reach),
+                               (GDestroyNotify) nearby_reach_unref);
+      else
+        g_task_return_error (waiter, g_error_copy (error));
+    }
+}
+
 void
 nearby_branch_walk_async (NearbyBranch *branch, const git_oid *tip, GCancellable *cancellable,
                           GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  WalkData *data = g_new0 (WalkData, 1);
+  NearbyRepo *repo = branch->repo;
+  GTask *waiter = g_task_new (NULL, cancellable, callback, user_data);
+  SharedWalk *walk = g_hash_table_lookup (repo->walks, tip);
 
-  g_task_set_source_tag (task, nearby_branch_walk_async);
-  data->gitdir = g_strdup (branch->repo->gitdir);
-  git_oid_cpy (&data->tip, tip);
-  g_task_set_task_data (task, data, (GDestroyNotify) walk_data_free);
-  g_task_run_in_thread (task, walk_in_thread);
+  g_task_set_source_tag (waiter, nearby_branch_walk_async);
+  if (walk == NULL)
+    {
+      g_autoptr (GTask) task = g_task_new (NULL, NULL, on_shared_walk_done, NULL);
+
+      walk = g_new0 (SharedWalk, 1);
+      walk->repo = repo_ref (repo);
+      walk->gitdir = g_strdup (repo->gitdir);
+      walk->refname = g_strdup (branch->refname);
+      git_oid_cpy (&walk->tip, tip);
+      walk->waiters = g_ptr_array_new_with_free_func (g_object_unref);
+      /* The task owns the walk; the table only finds it while it runs. */
+      g_task_set_task_data (task, walk, (GDestroyNotify) shared_walk_free);
+      g_hash_table_insert (repo->walks, &walk->tip, walk);
+      g_debug ("%s: one walk of the history of %s starts", repo->gitdir, git_oid_tostr_s (tip));
+      g_task_run_in_thread (task, walk_in_thread);
+    }
+  else
+    g_debug ("%s: joining the walk of %s", repo->gitdir, git_oid_tostr_s (tip));
+  g_ptr_array_add (walk->waiters, waiter);
 }
 
 gboolean
@@ -432,6 +485,7 @@ repo_open (NearbyCatalog *catalog, const char *found, GError **error)
   repo->gitdir = canonical_dir (common);
   repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) nearby_reach_unref);
+  repo->walks = g_hash_table_new (nearby_oid_hash, nearby_oid_equal);
   repo->ref_monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);
   reload_opt_ins (repo);
 

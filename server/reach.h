@@ -1,7 +1,10 @@
 /* git-nearby: the set of commits reachable from an advertised tip.
  *
  * This set is the export boundary: only its members may be named in a want,
- * acknowledged as a have, or used as a shallow boundary. */
+ * acknowledged as a have, or used as a shallow boundary. It also keeps the
+ * commit graph it walked (parents and commit times, by index), so that
+ * negotiation questions are answered in memory, within a budget, rather
+ * than by libgit2 walks on the main loop. */
 #pragma once
 
 #include <git2.h>
@@ -11,7 +14,7 @@ G_BEGIN_DECLS
 
 typedef struct _NearbyReach NearbyReach;
 
-/* Walks the history of @tip once. */
+/* Walks the history of @tip once (in a worker thread: it reads every commit). */
 NearbyReach *nearby_reach_new (git_repository *repo, const git_oid *tip, GError **error);
 NearbyReach *nearby_reach_ref (NearbyReach *reach);
 void nearby_reach_unref (NearbyReach *reach);
@@ -20,5 +23,25 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyReach, nearby_reach_unref)
 const git_oid *nearby_reach_tip (NearbyReach *reach);
 gboolean nearby_reach_contains (NearbyReach *reach, const git_oid *oid);
 guint nearby_reach_size (NearbyReach *reach);
+
+/* One request's questions "does this commit reach one the client has?",
+ * as git's can_all_from_reach_with_flag() answers them for upload-pack's
+ * ok_to_give_up(): the client's commons are marked (THEY_HAVE), and a
+ * search from a commit goes down its parents, not below the oldest marked
+ * commit's date (git's oldest_have cutoff). Every search of one
+ * NearbyReachSearch together visits at most @budget commits; past that each
+ * answer is FALSE ("not known to reach"), which a caller must treat as the
+ * safe answer. */
+typedef struct _NearbyReachSearch NearbyReachSearch;
+
+NearbyReachSearch *nearby_reach_search_new (NearbyReach *reach, guint64 budget);
+void nearby_reach_search_free (NearbyReachSearch *search);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyReachSearch, nearby_reach_search_free)
+
+/* Marks @oid (a member of the reach set) as a commit the client has. */
+void nearby_reach_search_mark (NearbyReachSearch *search, const git_oid *oid);
+gboolean nearby_reach_search_reaches (NearbyReachSearch *search, const git_oid *from);
+gboolean nearby_reach_search_exhausted (NearbyReachSearch *search);
+guint64 nearby_reach_search_visited (NearbyReachSearch *search);
 
 G_END_DECLS

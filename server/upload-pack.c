@@ -13,7 +13,9 @@
 #define AGENT "git-nearby/" PACKAGE_VERSION
 #define MAX_WANTS 256
 #define MAX_HAVES 1000000
-#define READY_CHECK_LIMIT 64
+/* Commit visits for all of one request's ok_to_give_up() searches: a few
+ * milliseconds of in-memory work, whatever the request says. */
+#define NEGOTIATION_BUDGET 2000000
 #define PACK_WINDOW_MEMORY "256m"
 
 typedef struct
@@ -21,6 +23,7 @@ typedef struct
   const NearbyUploadTarget *target;
 
   GArray *wants;      /* validated: commits in the reach set */
+  GArray *reached;    /* gboolean by want: known to reach a common (git's COMMON_KNOWN) */
   GHashTable *seen;   /* wants and haves already taken, to skip repeats */
   GArray *common;     /* validated haves, in the order they came */
   gboolean got_other; /* a have we do not know (or will not admit to) */
@@ -35,12 +38,18 @@ typedef struct
   int multi_ack; /* 0, 1 (multi_ack) or 2 (multi_ack_detailed) */
   gsize sideband_max;
   guint n_haves;
+  NearbyReachSearch *search; /* for ok_to_give_up(), once needed */
+  guint marked;              /* commons marked in @search */
+  guint answered_commons;    /* commons when ok_to_give_up() last answered */
+  gboolean answer;           /* and what it said */
 } Request;
 
 static void
 request_clear (Request *req)
 {
   g_clear_pointer (&req->wants, g_array_unref);
+  g_clear_pointer (&req->reached, g_array_unref);
+  g_clear_pointer (&req->search, nearby_reach_search_free);
   g_clear_pointer (&req->seen, g_hash_table_unref);
   g_clear_pointer (&req->common, g_array_unref);
   g_clear_pointer (&req->shallows, g_array_unref);
@@ -190,6 +199,8 @@ take_want (Request *req, const char *arg, const char **rest, GError **error)
     if (git_oid_equal (&g_array_index (req->wants, git_oid, i), &oid))
       return TRUE;
   g_array_append_val (req->wants, oid);
+  g_array_set_size (req->reached, req->wants->len); /* cleared: not known to reach yet */
+  req->answered_commons = 0;
   return TRUE;
 }
 
@@ -333,31 +344,51 @@ take_v0_capabilities (Request *req, const char *caps)
     }
 }
 
-/* Whether every want already reaches something the client has. */
+/* git's upload-pack.c ok_to_give_up(): whether every want already reaches
+ * something the client has, so that "ready" can be said. It is asked once
+ * per unknown have, so it is memoised the way git marks objects: a want once
+ * reached stays reached (git's COMMON_KNOWN, assigned by
+ * can_all_from_reach_with_flag()), and with no new common since the last
+ * answer the answer stands. The searches run in the reach set's in-memory
+ * graph, all of one request within NEGOTIATION_BUDGET commit visits; past
+ * it the answer is FALSE, which is always correct: "ready" only saves a
+ * round, and the client then sends "done". */
 static gboolean
 ok_to_give_up (Request *req)
 {
   const NearbyUploadTarget *target = req->target;
+  gboolean all = TRUE;
 
   if (req->common->len == 0)
     return FALSE;
+  if (req->common->len == req->answered_commons)
+    return req->answer;
+
+  /* The new commons are marked THEY_HAVE (git's got_oid()). */
+  if (req->search == NULL && target->reach != NULL)
+    req->search = nearby_reach_search_new (target->reach, NEGOTIATION_BUDGET);
+  for (; req->search != NULL && req->marked < req->common->len; req->marked++)
+    nearby_reach_search_mark (req->search, &g_array_index (req->common, git_oid, req->marked));
+
   for (guint i = 0; i < req->wants->len; i++)
     {
       const git_oid *want = &g_array_index (req->wants, git_oid, i);
-      gboolean reached = git_oid_equal (want, &target->tip); /* every common is below the tip */
+      gboolean *reached = &g_array_index (req->reached, gboolean, i);
 
-      for (guint j = req->common->len;
-           !reached && j > 0 && req->common->len - j < READY_CHECK_LIMIT; j--)
+      if (*reached)
+        continue;
+      /* Every common is below the tip. */
+      *reached = git_oid_equal (want, &target->tip)
+                 || (req->search != NULL && nearby_reach_search_reaches (req->search, want));
+      if (!*reached)
         {
-          const git_oid *have = &g_array_index (req->common, git_oid, j - 1);
-
-          reached = git_oid_equal (want, have)
-                    || git_graph_descendant_of (target->repo, want, have) == 1;
+          all = FALSE;
+          break;
         }
-      if (!reached)
-        return FALSE;
     }
-  return TRUE;
+  req->answered_commons = req->common->len;
+  req->answer = all;
+  return all;
 }
 
 typedef struct
@@ -881,6 +912,7 @@ nearby_upload_pack_plan (const NearbyUploadTarget *target, gboolean v2, const gu
   plan->preamble = g_byte_array_new ();
   req.target = target;
   req.wants = g_array_new (FALSE, FALSE, sizeof (git_oid));
+  req.reached = g_array_new (FALSE, TRUE, sizeof (gboolean));
   req.common = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.shallows = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.want_refs = g_ptr_array_new_with_free_func (g_free);
@@ -895,5 +927,9 @@ nearby_upload_pack_plan (const NearbyUploadTarget *target, gboolean v2, const gu
       plan->refusal = g_strdup (error->message);
       nearby_pkt_write (plan->preamble, "ERR %s\n", error->message);
     }
+  if (req.search != NULL)
+    g_debug ("negotiation: %u have(s), %u common, %" G_GUINT64_FORMAT " commits searched%s",
+             req.n_haves, req.common->len, nearby_reach_search_visited (req.search),
+             nearby_reach_search_exhausted (req.search) ? " (budget spent: not ready)" : "");
   return g_steal_pointer (&plan);
 }
