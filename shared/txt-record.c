@@ -108,8 +108,11 @@ nearby_txt_decode (const char *const *strings, NearbyTxt *txt, GError **error)
 
   if (g_strcmp0 (version, NEARBY_TXT_VERSION) != 0)
     {
+      /* The version is text from the network too. */
+      g_autofree char *shown = nearby_untrusted_escape (version != NULL ? version : "(none)");
+
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "unsupported TXT record version '%s'",
-                   version != NULL ? version : "(none)");
+                   shown);
       nearby_txt_clear (txt);
       return FALSE;
     }

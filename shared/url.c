@@ -5,6 +5,7 @@
 
 #include "name.h"
 #include "nearby-error.h"
+#include "untrusted.h"
 
 gboolean
 nearby_url_parse_nearby (const char *url, char **name, char **host, GError **error)
@@ -14,6 +15,9 @@ nearby_url_parse_nearby (const char *url, char **name, char **host, GError **err
   g_autofree char *raw_name = NULL;
   g_autofree char *decoded = NULL;
   g_autoptr (GError) local_error = NULL;
+  /* A URL can come from a cloned repository's .gitmodules: messages show it
+   * escaped. */
+  g_autofree char *shown = nearby_untrusted_escape (url);
 
   *name = NULL;
   *host = NULL;
@@ -21,7 +25,7 @@ nearby_url_parse_nearby (const char *url, char **name, char **host, GError **err
     rest += strlen ("nearby://");
   else if (strstr (rest, "://") != NULL)
     {
-      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "'%s' is not a nearby:// URL", url);
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "'%s' is not a nearby:// URL", shown);
       return FALSE;
     }
 
@@ -36,7 +40,7 @@ nearby_url_parse_nearby (const char *url, char **name, char **host, GError **err
       if (at[1] == '\0' || strchr (at + 1, '/') != NULL)
         {
           g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                       "'%s': expected NAME@HOST; write an '@' inside a name as %%40", url);
+                       "'%s': expected NAME@HOST; write an '@' inside a name as %%40", shown);
           return FALSE;
         }
       *host = g_strdup (at + 1);
@@ -48,7 +52,7 @@ nearby_url_parse_nearby (const char *url, char **name, char **host, GError **err
     {
       g_clear_pointer (host, g_free);
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "'%s' does not name a branch: %s",
-                   url, local_error->message);
+                   shown, local_error->message);
       return FALSE;
     }
   *name = g_steal_pointer (&decoded);
