@@ -15,7 +15,7 @@
 #define MAX_HAVES 1000000
 /* Commit visits for all of one request's ok_to_give_up() searches: a few
  * milliseconds of in-memory work, whatever the request says. */
-#define NEGOTIATION_BUDGET 2000000
+#define NEGOTIATION_BUDGET 1000000
 #define PACK_WINDOW_MEMORY "256m"
 
 typedef struct
