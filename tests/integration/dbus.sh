@@ -34,7 +34,13 @@ check "and it clones" git clone -q "$URL/newer/main" "$T/newer-clone"
 
 make_repo "$T/srv/later"
 git -C "$T/srv/later" config branch.main.nearby true
-sleep 0.3
+# Then an opt-in written by hand where the server does watch: once List shows
+# it, the server has had the new repository's events too.
+listed () { gdbus call --session --dest org.gitnearby.Server1 --object-path /org/gitnearby/Server1 \
+  --method org.gitnearby.Server1.List | grep -qF "('$1', "; }
+git -C "$T/srv/proj" branch marker main
+git -C "$T/srv/proj" config branch.marker.nearby true
+check "an opt-in written by hand in a served repository is seen" wait_for listed proj/marker
 check "an opt-in written by hand in a new repository is not seen by itself" not_served later/main
 gdbus call --session --dest org.gitnearby.Server1 --object-path /org/gitnearby/Server1 --method org.gitnearby.Server1.Rescan >/dev/null
 check "Rescan finds it" is_served later/main
@@ -45,6 +51,8 @@ check "unadvertise reaches the server too" wait_for not_served newer/main
 # A signal about a repository outside the served directories changes nothing.
 make_repo "$T/elsewhere"
 (cd "$T/elsewhere" && git nearby advertise >/dev/null)
+check "the server hears the signal about a repository outside" \
+  wait_for grep -qF "$T/elsewhere/.git opted in, but is not under a served directory" "$T/server.log"
 check "a repository outside the served directories is ignored" not_served elsewhere/main
 gdbus emit --session --object-path /org/gitnearby/OptIn1 --signal org.gitnearby.OptIn1.Changed "'$T/srv/../../../etc'" >/dev/null
 gdbus emit --session --object-path /org/gitnearby/OptIn1 --signal org.gitnearby.OptIn1.Changed 42 >/dev/null 2>&1

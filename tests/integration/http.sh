@@ -54,7 +54,7 @@ check_eq "receive-pack POST is refused" "403:git-nearby is read-only: pushing is
 git clone -q "$URL/$N" "$T/clone"
 echo more >> "$T/clone/file.txt"; git -C "$T/clone" commit -qam "try to push"
 out=$(git -C "$T/clone" push origin HEAD:main 2>&1); rc=$?
-check_contains "git push fails with the reason" "read-only" "$rc:$out"
+check_exit "git push fails with the reason" nonzero "$rc" "read-only" "$out"
 code=$(get "$URL/$N/info/refs")
 check_eq "dumb HTTP is refused" "403:git-nearby speaks smart HTTP only; dumb HTTP is not served" "$code:$(body)"
 for p in HEAD objects/info/packs "objects/$(rev "$R" main | cut -c1-2)/$(rev "$R" main | cut -c3-)"; do

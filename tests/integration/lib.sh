@@ -68,6 +68,20 @@ check_contains () {
   case "$3" in *"$2"*) ok "$1" ;; *) not_ok "$1" "expected to contain: $2" "actual: $(printf '%s' "$3" | head -c 2000)" ;; esac
 }
 
+# check_exit DESCRIPTION EXPECTED-STATUS STATUS NEEDLE OUTPUT: the command
+# exited with exactly EXPECTED-STATUS (or any but 0 for "nonzero") and its
+# output contains NEEDLE.
+check_exit () {
+  local desc=$1 want=$2 rc=$3 needle=$4 out=$5
+  if [ "$want" = nonzero ] && [ "$rc" -eq 0 ]; then
+    not_ok "$desc" "expected a failure, got exit status 0" "output: $(printf '%s' "$out" | head -c 2000)"
+  elif [ "$want" != nonzero ] && [ "$rc" != "$want" ]; then
+    not_ok "$desc" "expected exit status $want, got $rc" "output: $(printf '%s' "$out" | head -c 2000)"
+  else
+    check_contains "$desc" "$needle" "$out"
+  fi
+}
+
 check_not_contains () {
   case "$3" in *"$2"*) not_ok "$1" "must not contain: $2" "actual: $(printf '%s' "$3" | head -c 2000)" ;; *) ok "$1" ;; esac
 }
@@ -164,12 +178,24 @@ post_v2 () { post_raw "$1" "version=2"; }
 post_v0 () { post_raw "$1" ""; }
 
 # The object ids in $T/resp.pack (empty if there is none or it is unusable).
+# The pack is indexed into $T/idx's object store, where git looks for objects
+# (pack_types), not merely next to it.
 pack_objects () {
+  rm -rf "$T/idx"
   [ -s "$T/resp.pack" ] || return 0
-  rm -rf "$T/idx" && git init -q --bare "$T/idx"
-  cp "$T/resp.pack" "$T/idx/x.pack"
-  git -C "$T/idx" index-pack -o "$T/idx/x.idx" "$T/idx/x.pack" >/dev/null 2>&1 || { echo "UNINDEXABLE"; return 0; }
-  git show-index < "$T/idx/x.idx" | awk '{print $2}'
+  git init -q --bare "$T/idx"
+  cp "$T/resp.pack" "$T/idx/objects/pack/x.pack"
+  git -C "$T/idx" index-pack -o "$T/idx/objects/pack/x.idx" "$T/idx/objects/pack/x.pack" >/dev/null 2>&1 ||
+    { echo "UNINDEXABLE"; return 0; }
+  git show-index < "$T/idx/objects/pack/x.idx" | awk '{print $2}'
+}
+
+# "<id> <type>" of every object in $T/resp.pack, as git in a repository sees
+# them (nothing if no usable pack arrived).
+pack_types () {
+  local objs; objs=$(pack_objects)
+  [ -n "$objs" ] && [ "$objs" != "UNINDEXABLE" ] || return 0
+  git -C "$T/idx" cat-file --batch-all-objects --batch-check='%(objectname) %(objecttype)'
 }
 
 # Every object in a repository, reachable or not, but annotated tags: git's

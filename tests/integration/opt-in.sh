@@ -25,10 +25,10 @@ out=$(git nearby advertise 'a//b' 2>&1); rc=$?
 check_eq "an invalid name fails" "1:git nearby: name 'a//b' has an empty, '.' or '..' part between slashes" "$rc:$out"
 
 out=$(git nearby advertise "$(printf 'x%.0s' $(seq 64))" 2>&1); rc=$?
-check_contains "a 64-byte name fails" "is 64 bytes long; the limit is 63" "$rc:$out"
+check_exit "a 64-byte name fails" 1 "$rc" "is 64 bytes long; the limit is 63" "$out"
 
 out=$(git nearby advertise "$(printf 'bad\tname')" 2>&1); rc=$?
-check_contains "a name with a control character fails" "contains a control character" "$rc:$out"
+check_exit "a name with a control character fails" 1 "$rc" "contains a control character" "$out"
 
 out=$(git nearby advertise true 2>&1); rc=$?
 check_eq "a name git would read as a boolean fails" "1:git nearby: 'true' reads as a boolean in git config; choose another name" "$rc:$out"

@@ -38,7 +38,7 @@ check_contains "a DIR that does not exist is reported" "git nearby serve: warnin
 out=$(git-nearby serve --port 70000 2>&1); rc=$?
 check_eq "a bad port is a one-line error" "1:git nearby serve: --port 70000: not a port number" "$rc:$out"
 out=$(git-nearby serve --bind nonsense --port 0 2>&1); rc=$?
-check_contains "a bad --bind is a one-line error" "1:git nearby serve: --bind nonsense: not an IP address" "$rc:$out"
+check_exit "a bad --bind is a one-line error" 1 "$rc" "git nearby serve: --bind nonsense: not an IP address" "$out"
 out=$(git-nearby serve --bogus 2>&1); rc=$?
 check_eq "an unknown option is a one-line error" "1:git nearby serve: Unknown option --bogus" "$rc:$out"
 
@@ -46,6 +46,6 @@ check_eq "an unknown option is a one-line error" "1:git nearby serve: Unknown op
 start_server "$S/top" || { not_ok "server starts"; done_testing; exit 1; }
 port=$(cat "$T/port")
 out=$(git-nearby serve --bind 127.0.0.1 --port "$port" --no-publish "$S/top" 2>&1); rc=$?
-check_contains "a port in use is a one-line error" "1:git nearby serve: cannot listen on 127.0.0.1 port $port:" "$rc:$out"
+check_exit "a port in use is a one-line error" 1 "$rc" "git nearby serve: cannot listen on 127.0.0.1 port $port:" "$out"
 check "the first server is unaffected" server_alive
 done_testing

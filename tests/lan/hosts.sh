@@ -25,7 +25,7 @@ out=$(on bob git nearby resolve demo 2>&1); rc=$?
 check_eq "resolve of a name on two hosts fails listing both choices" \
   "1:git nearby: 'demo' is advertised by several hosts; pick one: nearby://demo@alice, nearby://demo@carol" "$rc:$out"
 out=$(on bob git clone nearby://demo "$T/bob/ambiguous" 2>&1); rc=$?
-check_contains "clone of such a name fails with the same choices" "fatal: 'demo' is advertised by several hosts; pick one: nearby://demo@alice, nearby://demo@carol" "$rc:$out"
+check_exit "clone of such a name fails with the same choices" nonzero "$rc" "fatal: 'demo' is advertised by several hosts; pick one: nearby://demo@alice, nearby://demo@carol" "$out"
 check_eq "resolve NAME@HOST picks one" "http://10.77.0.3:$(cat "$T/carol.port")/demo" "$(on bob git nearby resolve demo@carol)"
 check_eq "the host may be written with .local" "http://10.77.0.3:$(cat "$T/carol.port")/demo" "$(on bob git nearby resolve nearby://demo@carol.local)"
 check "clone nearby://demo@carol" on bob git clone -q nearby://demo@carol "$T/bob/carol"
