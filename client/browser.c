@@ -380,6 +380,8 @@ on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtoc
         copy->txt_browser = avahi_record_browser_new (b->client, interface, protocol, fullname,
                                                       AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_TXT, 0,
                                                       on_txt_record, copy);
+      if (copy->txt_browser == NULL && avahi_client_errno (b->client) == AVAHI_ERR_TOO_MANY_OBJECTS)
+        note_refused (b, AVAHI_ERR_TOO_MANY_OBJECTS);
     }
 
   /* A browse that ends does not need the resolver any more. */
@@ -501,7 +503,9 @@ compare_services (gconstpointer a, gconstpointer b)
   const NearbyService *y = *(NearbyService *const *) b;
   int c = strcmp (x->name, y->name);
 
-  return c != 0 ? c : strcmp (x->host, y->host);
+  if (c == 0)
+    c = strcmp (x->host, y->host);
+  return c != 0 ? c : strcmp (x->url, y->url);
 }
 
 static void
