@@ -104,8 +104,6 @@ make_repository (void)
   g_assert (git_reference_name_to_id (&tip, repo, "refs/heads/main") == 0);
   reach = nearby_reach_new (repo, &tip, &error);
   g_assert_no_error (error);
-  if (g_getenv ("NEARBY_FUZZ_SHOW_IDS") != NULL)
-    git_run ("log", "--all", "--format=%H %s", NULL);
 }
 
 static NearbyReach *
