@@ -17,6 +17,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (AvahiStringList, avahi_string_list_free)
 
 #define RECONNECT_MS 1000
 #define MAX_RECONNECT_MS 30000
+/* avahi-daemon allows each client 1,024 objects (entry groups, browsers,
+ * resolvers: its objects-per-client-max). One group per branch (DESIGN §5),
+ * so at most this many branches are announced, the first by name; the rest
+ * are served all the same. */
+#define MAX_ANNOUNCED 900
 
 typedef struct
 {
@@ -24,6 +29,8 @@ typedef struct
   char *name;
   char *instance; /* NULL until the host name is known */
   GStrv txt;
+  git_oid tip; /* what @txt says, to notice a move cheaply */
+  gboolean unborn;
   AvahiEntryGroup *group;
   gboolean registered; /* the group holds our service */
 } Entry;
@@ -40,7 +47,8 @@ struct _NearbyPublisher
   guint reconnect_id;
   guint retry_ms;
   guint16 port;
-  GHashTable *entries; /* name -> Entry */
+  GHashTable *entries; /* name -> Entry, at most MAX_ANNOUNCED */
+  gboolean said_cap;   /* the one warning that not every branch is announced */
 };
 
 static void register_entry (NearbyPublisher *self, Entry *entry);
@@ -161,8 +169,10 @@ register_entry (NearbyPublisher *self, Entry *entry)
   entry->registered = TRUE;
 }
 
+/* The TXT record of @branch now, and the tip it names; NULL if the branch
+ * is gone or cannot be announced. */
 static GStrv
-txt_for (NearbyBranch *branch)
+txt_for (NearbyBranch *branch, git_oid *tip, gboolean *unborn)
 {
   g_auto (NearbyUploadTarget) target = { 0 };
   g_autofree char *path = nearby_name_to_path (branch->name);
@@ -174,6 +184,8 @@ txt_for (NearbyBranch *branch)
 
   if (!nearby_branch_resolve (branch, &target, FALSE, NULL))
     return NULL; /* gone: not announced */
+  git_oid_cpy (tip, &target.tip);
+  *unborn = target.unborn;
   if (!target.unborn)
     {
       git_oid_tostr (head, sizeof head, &target.tip);
@@ -190,23 +202,75 @@ txt_for (NearbyBranch *branch)
   return strings;
 }
 
-/* Brings the announced services in line with what is served. */
+/* A new TXT record for an entry: in place if it is announced (a committed
+ * group can update a service's TXT, not take a new service). */
+static void
+entry_set_txt (Entry *entry, GStrv txt)
+{
+  g_strfreev (entry->txt);
+  entry->txt = txt;
+  if (entry->registered)
+    {
+      g_autoptr (AvahiStringList) list = to_string_list (entry->txt);
+      int rc = avahi_entry_group_update_service_txt_strlst (entry->group, AVAHI_IF_UNSPEC,
+                                                            AVAHI_PROTO_UNSPEC, 0, entry->instance,
+                                                            NEARBY_SERVICE_TYPE, NULL, list);
+
+      if (rc < 0)
+        g_warning ("cannot update the TXT record of '%s': %s", entry->name, avahi_strerror (rc));
+      else
+        g_debug ("updated the TXT record of '%s'", entry->name);
+    }
+}
+
+typedef struct
+{
+  GStrv txt;
+  git_oid tip;
+  gboolean unborn;
+} Wanted;
+
+static void
+wanted_free (Wanted *wanted)
+{
+  g_strfreev (wanted->txt);
+  g_free (wanted);
+}
+
+/* Brings the announced services in line with what is served: the first
+ * MAX_ANNOUNCED branches by name that can be announced. Only those are
+ * read; the rest cost nothing here. */
 static void
 sync_services (NearbyPublisher *self)
 {
   g_autoptr (GPtrArray) branches = nearby_catalog_list (self->catalog);
   g_autoptr (GHashTable) wanted
-      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_strfreev);
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) wanted_free);
   GHashTableIter iter;
   gpointer key, value;
 
-  for (guint i = 0; i < branches->len; i++)
+  for (guint i = 0; i < branches->len && g_hash_table_size (wanted) < MAX_ANNOUNCED; i++)
     {
       NearbyBranch *branch = branches->pdata[i];
-      GStrv txt = txt_for (branch);
+      Wanted *w = g_new0 (Wanted, 1);
 
-      if (txt != NULL)
-        g_hash_table_insert (wanted, branch->name, txt);
+      w->txt = txt_for (branch, &w->tip, &w->unborn);
+      if (w->txt != NULL)
+        g_hash_table_insert (wanted, branch->name, w);
+      else
+        wanted_free (w);
+    }
+  if (branches->len > MAX_ANNOUNCED)
+    {
+      /* Once: the same is true at every later sync. */
+      if (!self->said_cap)
+        g_warning ("announcing %u of %u advertised branches on the LAN (Avahi's limit); all "
+                   "are served",
+                   g_hash_table_size (wanted), branches->len);
+      else
+        g_debug ("announcing %u of %u advertised branches", g_hash_table_size (wanted),
+                 branches->len);
+      self->said_cap = TRUE;
     }
 
   g_hash_table_iter_init (&iter, self->entries);
@@ -221,38 +285,73 @@ sync_services (NearbyPublisher *self)
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       Entry *entry = g_hash_table_lookup (self->entries, key);
-      GStrv txt = value;
+      Wanted *w = value;
 
       if (entry == NULL)
         {
           entry = g_new0 (Entry, 1);
           entry->publisher = self;
           entry->name = g_strdup (key);
-          entry->txt = g_strdupv (txt);
+          entry->txt = g_steal_pointer (&w->txt);
           g_hash_table_insert (self->entries, entry->name, entry);
         }
-      else if (!g_strv_equal ((const char *const *) entry->txt, (const char *const *) txt))
-        {
-          g_strfreev (entry->txt);
-          entry->txt = g_strdupv (txt);
-          if (entry->registered)
-            {
-              g_autoptr (AvahiStringList) list = to_string_list (entry->txt);
-              int rc = avahi_entry_group_update_service_txt_strlst (
-                  entry->group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0, entry->instance,
-                  NEARBY_SERVICE_TYPE, NULL, list);
-
-              if (rc < 0)
-                g_warning ("cannot update the TXT record of '%s': %s", entry->name,
-                           avahi_strerror (rc));
-              else
-                g_debug ("updated the TXT record of '%s'", entry->name);
-            }
-        }
+      else if (!g_strv_equal ((const char *const *) entry->txt, (const char *const *) w->txt))
+        entry_set_txt (entry, g_steal_pointer (&w->txt));
+      git_oid_cpy (&entry->tip, &w->tip);
+      entry->unborn = w->unborn;
       /* New, or withdrawn meanwhile (the daemon came back, the host was
        * renamed): announce. A no-op for what is announced already. */
       register_entry (self, entry);
     }
+}
+
+/* Some tip moved: only the announced branches are looked at, and only a
+ * branch whose tip differs from its record gets a new TXT. A branch gone
+ * or no longer announceable means the set changes: a full sync. */
+static void
+sync_tips (NearbyPublisher *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gboolean resync = FALSE;
+  gint64 start = g_get_monotonic_time ();
+  guint moved = 0;
+
+  g_hash_table_iter_init (&iter, self->entries);
+  while (!resync && g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Entry *entry = value;
+      g_autoptr (NearbyBranch) branch = nearby_catalog_lookup (self->catalog, entry->name);
+      g_auto (NearbyUploadTarget) target = { 0 };
+      git_oid tip;
+      gboolean unborn;
+      GStrv txt;
+
+      if (branch == NULL || !nearby_branch_resolve (branch, &target, FALSE, NULL))
+        {
+          resync = TRUE;
+          break;
+        }
+      if (target.unborn == entry->unborn
+          && (target.unborn || git_oid_equal (&target.tip, &entry->tip)))
+        continue;
+      if ((txt = txt_for (branch, &tip, &unborn)) == NULL)
+        {
+          resync = TRUE;
+          break;
+        }
+      git_oid_cpy (&entry->tip, &tip);
+      entry->unborn = unborn;
+      moved++;
+      if (g_strv_equal ((const char *const *) entry->txt, (const char *const *) txt))
+        g_strfreev (txt);
+      else
+        entry_set_txt (entry, txt);
+    }
+  g_debug ("tips: %u of %u announced branches moved (%" G_GINT64_FORMAT " ms)", moved,
+           g_hash_table_size (self->entries), (g_get_monotonic_time () - start) / 1000);
+  if (resync)
+    sync_services (self);
 }
 
 static void
@@ -367,6 +466,14 @@ on_catalog_changed (NearbyCatalog *catalog, gpointer user_data)
   sync_services (self);
 }
 
+static void
+on_tips_changed (NearbyCatalog *catalog, gpointer user_data)
+{
+  NearbyPublisher *self = user_data;
+
+  sync_tips (self);
+}
+
 NearbyPublisher *
 nearby_publisher_new (NearbyCatalog *catalog, guint16 port)
 {
@@ -378,7 +485,7 @@ nearby_publisher_new (NearbyCatalog *catalog, guint16 port)
   self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_free);
   self->poll = avahi_glib_poll_new (NULL, G_PRIORITY_DEFAULT);
   self->changed_id = g_signal_connect (catalog, "changed", G_CALLBACK (on_catalog_changed), self);
-  self->tips_id = g_signal_connect (catalog, "tips-changed", G_CALLBACK (on_catalog_changed), self);
+  self->tips_id = g_signal_connect (catalog, "tips-changed", G_CALLBACK (on_tips_changed), self);
   connect_client (self);
   return self;
 }

@@ -1,5 +1,6 @@
 /* git-nearby: announcing the advertised branches on the LAN with Avahi —
- * one entry group per branch, service _git-http._tcp, instance
+ * one entry group per branch (at most 900, the first by name: Avahi's
+ * per-client limit), service _git-http._tcp, instance
  * "<name> on <host>", TXT schema v1 kept current as tips move. */
 #pragma once
 
