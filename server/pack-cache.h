@@ -18,20 +18,32 @@ G_BEGIN_DECLS
 #define NEARBY_TYPE_PACK_JOB (nearby_pack_job_get_type ())
 G_DECLARE_FINAL_TYPE (NearbyPackJob, nearby_pack_job, NEARBY, PACK_JOB, GObject)
 
-/* Signals: "data" (more of the pack is on disk), "progress" (a chunk of
+/* Signals: "data" (more of the pack can be read), "progress" (a chunk of
  * pack-objects' stderr: gpointer data, guint length), "finished". */
 
-/* Bytes of the pack on disk so far. */
+/* Bytes of the pack made so far. */
 guint64 nearby_pack_job_get_size (NearbyPackJob *job);
 gboolean nearby_pack_job_is_finished (NearbyPackJob *job);
-/* After "finished": whether the pack is whole; if not, why. */
+/* After "finished": whether the pack is whole; if not, why (a reason for
+ * the client: it names no path or pid). */
 gboolean nearby_pack_job_succeeded (NearbyPackJob *job, const char **reason);
-/* A new descriptor reading the pack from its start. */
-int nearby_pack_job_open (NearbyPackJob *job, GError **error);
+
+/* A reader of a job's pack, owned by the caller; it reads from the start.
+ * Without a cache file the pack goes through a bounded buffer, and the
+ * slowest reader sets the pace for all. */
+typedef struct
+{
+  guint64 offset;
+} NearbyPackReader;
+
 /* Readers: a job that loses its last reader before it is done stops (and
  * leaves no file); one reader leaving does not stop the others. */
-void nearby_pack_job_add_reader (NearbyPackJob *job);
-void nearby_pack_job_remove_reader (NearbyPackJob *job);
+void nearby_pack_job_add_reader (NearbyPackJob *job, NearbyPackReader *reader);
+void nearby_pack_job_remove_reader (NearbyPackJob *job, NearbyPackReader *reader);
+/* Up to @len bytes at the reader's offset (0 when it has all there is so
+ * far), or -1. */
+gssize nearby_pack_job_read (NearbyPackJob *job, NearbyPackReader *reader, guint8 *dest, gsize len,
+                             GError **error);
 
 /* Whether the job was found done in the cache. */
 gboolean nearby_pack_job_was_cached (NearbyPackJob *job);

@@ -15,8 +15,7 @@ typedef struct
   NearbyPackPlan *plan;
   NearbyPackJob *job;
   char *label;
-  int fd;
-  guint64 offset;
+  NearbyPackReader reader;
   guint chunks_in_flight;
   gboolean completed;
   gint64 last_write;
@@ -41,14 +40,12 @@ pack_stream_free (PackStream *stream)
     }
   if (stream->job != NULL)
     {
-      nearby_pack_job_remove_reader (stream->job);
+      nearby_pack_job_remove_reader (stream->job, &stream->reader);
       g_clear_signal_handler (&stream->data_id, stream->job);
       g_clear_signal_handler (&stream->progress_id, stream->job);
       g_clear_signal_handler (&stream->job_finished_id, stream->job);
       g_clear_object (&stream->job);
     }
-  if (stream->fd >= 0)
-    close (stream->fd);
   nearby_pack_plan_free (stream->plan);
   g_free (stream->label);
   g_free (stream);
@@ -103,7 +100,7 @@ finish (PackStream *stream, const char *error)
             nearby_pkt_flush (out);
           append (stream, out);
           g_debug ("%s: sent a pack of %" G_GUINT64_FORMAT " bytes%s", stream->label,
-                   stream->offset,
+                   stream->reader.offset,
                    nearby_pack_job_was_cached (stream->job) ? " from the cache" : "");
         }
       soup_message_body_complete (soup_server_message_get_response_body (stream->msg));
@@ -114,25 +111,36 @@ finish (PackStream *stream, const char *error)
 
 #define PACKETS_PER_BLOCK 16
 
-/* Reads up to @len bytes of the pack at @offset into @dest. */
+/* Reads up to @len bytes of the pack into @dest; 0 when there is no more
+ * yet, -1 on an error. */
 static gssize
-read_pack (PackStream *stream, guint8 *dest, gsize len)
+read_pack (PackStream *stream, guint8 *dest, gsize len, GError **error)
 {
-  gssize n;
+  gsize total = 0;
 
-  do
-    n = pread (stream->fd, dest, len, stream->offset);
-  while (n < 0 && errno == EINTR);
-  return n;
+  /* The job may hand out less than asked (the end of the file, then
+   * memory). */
+  while (total < len)
+    {
+      gssize n
+          = nearby_pack_job_read (stream->job, &stream->reader, dest + total, len - total, error);
+
+      if (n < 0)
+        return -1;
+      if (n == 0)
+        break;
+      total += n;
+    }
+  return total;
 }
 
 /* One block for the client: up to PACKETS_PER_BLOCK sideband packets (or
- * as many raw bytes), read from the file straight into place. */
+ * as many raw bytes), read straight into place. */
 static gssize
-read_block (PackStream *stream, GByteArray *out)
+read_block (PackStream *stream, GByteArray *out, GError **error)
 {
   gsize max = stream->plan->sideband_max;
-  guint64 left = nearby_pack_job_get_size (stream->job) - stream->offset;
+  guint64 left = nearby_pack_job_get_size (stream->job) - stream->reader.offset;
   gsize total = 0;
 
   if (max == 0)
@@ -141,11 +149,10 @@ read_block (PackStream *stream, GByteArray *out)
       gssize n;
 
       g_byte_array_set_size (out, want);
-      n = read_pack (stream, out->data, want);
+      n = read_pack (stream, out->data, want, error);
       if (n <= 0)
         return n;
       g_byte_array_set_size (out, n);
-      stream->offset += n;
       return n;
     }
   for (int i = 0; i < PACKETS_PER_BLOCK && left > 0; i++)
@@ -156,49 +163,43 @@ read_block (PackStream *stream, GByteArray *out)
       gssize n;
 
       g_byte_array_set_size (out, at + 5 + want);
-      n = read_pack (stream, out->data + at + 5, want);
+      n = read_pack (stream, out->data + at + 5, want, error);
       if (n <= 0)
-        return total > 0 ? (gssize) total : n;
+        {
+          g_byte_array_set_size (out, at);
+          return n < 0 ? n : (gssize) total;
+        }
       g_snprintf (header, sizeof header, "%04x", (unsigned) (n + 5));
       memcpy (out->data + at, header, 4);
       out->data[at + 4] = 1;
       g_byte_array_set_size (out, at + 5 + n);
-      stream->offset += n;
       left -= n;
       total += n;
     }
   return total;
 }
 
-/* Sends what the job has written and the client has room for. */
+/* Sends what the job has made and the client has room for. */
 static void
 pump (PackStream *stream)
 {
   if (stream->msg == NULL || stream->completed)
     return;
-  /* A queued job has no file yet: open at its first data, which comes
-   * before the file could be unlinked. */
-  if (stream->fd < 0 && nearby_pack_job_get_size (stream->job) > 0)
-    {
-      g_autoptr (GError) error = NULL;
-
-      stream->fd = nearby_pack_job_open (stream->job, &error);
-      if (stream->fd < 0)
-        g_warning ("%s: %s", stream->label, error->message);
-    }
-  while (stream->fd >= 0 && stream->chunks_in_flight < MAX_CHUNKS_IN_FLIGHT
-         && stream->offset < nearby_pack_job_get_size (stream->job))
+  while (stream->chunks_in_flight < MAX_CHUNKS_IN_FLIGHT
+         && stream->reader.offset < nearby_pack_job_get_size (stream->job))
     {
       g_autoptr (GByteArray) block = g_byte_array_sized_new (PACKETS_PER_BLOCK * NEARBY_PKT_MAX);
+      g_autoptr (GError) error = NULL;
+      gssize n = read_block (stream, block, &error);
 
-      if (read_block (stream, block) <= 0)
+      if (n < 0)
         {
-          g_autofree char *why = g_strdup_printf ("cannot read the pack: %s", g_strerror (errno));
-
-          g_warning ("%s: %s", stream->label, why);
-          finish (stream, why);
+          /* The job logged the details. */
+          finish (stream, error->message);
           return;
         }
+      if (n == 0)
+        break;
       append (stream, block);
     }
   if (nearby_pack_job_is_finished (stream->job))
@@ -211,7 +212,7 @@ pump (PackStream *stream)
 
           finish (stream, why);
         }
-      else if (stream->offset == nearby_pack_job_get_size (stream->job))
+      else if (stream->reader.offset == nearby_pack_job_get_size (stream->job))
         finish (stream, NULL);
     }
 }
@@ -291,7 +292,6 @@ nearby_pack_stream_start (SoupServerMessage *msg, NearbyPackPlan *plan, NearbyPa
   stream->plan = plan;
   stream->label = g_strdup (label);
   stream->last_write = g_get_monotonic_time ();
-  stream->fd = -1;
 
   soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg),
                                      SOUP_ENCODING_CHUNKED);
@@ -304,7 +304,7 @@ nearby_pack_stream_start (SoupServerMessage *msg, NearbyPackPlan *plan, NearbyPa
 
   g_debug ("%s: pack for %s", label, plan->summary);
   stream->job = nearby_pack_cache_get (cache, plan, gitdir, label);
-  nearby_pack_job_add_reader (stream->job);
+  nearby_pack_job_add_reader (stream->job, &stream->reader);
   stream->data_id = g_signal_connect (stream->job, "data", G_CALLBACK (on_job_data), stream);
   stream->progress_id
       = g_signal_connect (stream->job, "progress", G_CALLBACK (on_job_progress), stream);
