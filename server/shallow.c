@@ -9,13 +9,16 @@ nearby_deepen_requested (const NearbyDeepen *deepen)
   return deepen->depth > 0 || deepen->since != 0 || deepen->exclude;
 }
 
-static gboolean
-oid_in (GArray *oids, const git_oid *oid)
+/* A set of the ids in @oids (pointing into it): membership tests stay
+ * linear in all, however many shallow lines a request sends. */
+static GHashTable *
+oid_set (GArray *oids)
 {
+  GHashTable *set = g_hash_table_new (nearby_oid_hash, nearby_oid_equal);
+
   for (guint i = 0; i < oids->len; i++)
-    if (git_oid_equal (&g_array_index (oids, git_oid, i), oid))
-      return TRUE;
-  return FALSE;
+    g_hash_table_add (set, &g_array_index (oids, git_oid, i));
+  return set;
 }
 
 /* Breadth first from @starts, so each commit gets its shortest distance (the
@@ -32,10 +35,16 @@ walk_depth (git_repository *repo, GArray *starts, int depth, GHashTable *complet
 
   for (guint i = 0; i < starts->len; i++)
     {
-      git_oid *oid = g_memdup2 (&g_array_index (starts, git_oid, i), sizeof (git_oid));
+      const git_oid *start = &g_array_index (starts, git_oid, i);
+      git_oid *oid;
 
-      if (g_hash_table_add (seen, oid))
-        g_queue_push_tail (queue, oid);
+      /* Not g_hash_table_add() alone: for a repeated start it frees the
+       * key already queued. */
+      if (g_hash_table_contains (seen, start))
+        continue;
+      oid = g_memdup2 (start, sizeof (git_oid));
+      g_hash_table_add (seen, oid);
+      g_queue_push_tail (queue, oid);
     }
   g_queue_push_tail (queue, NULL); /* marks the end of one distance */
 
@@ -143,9 +152,11 @@ walk_rev_list (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
   if (g_hash_table_size (included) == 0)
     return none_selected (error);
 
+  g_autoptr (GHashTable) cut_set = oid_set (boundary);
+
   g_hash_table_iter_init (&iter, included);
   while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (!oid_in (boundary, key))
+    if (!g_hash_table_contains (cut_set, key))
       g_hash_table_add (complete, g_memdup2 (key, sizeof (git_oid)));
   return TRUE;
 }
@@ -175,11 +186,13 @@ nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen, GArray
   else if (!walk_rev_list (repo, deepen, wants, complete, boundary, error))
     return FALSE;
 
+  g_autoptr (GHashTable) shallow_set = oid_set (shallows);
+
   for (guint i = 0; i < boundary->len; i++)
     {
       const git_oid *oid = &g_array_index (boundary, git_oid, i);
 
-      if (!oid_in (shallows, oid))
+      if (!g_hash_table_contains (shallow_set, oid))
         g_array_append_val (new_shallows, *oid);
     }
   for (guint i = 0; i < shallows->len; i++)

@@ -149,6 +149,17 @@ check "GET / stays under 0.5 s meanwhile (worst ${GET_MAX} s)" \
 check_eq "all 8,001 commons acknowledged" 8001 "$(grep -c ' common$' "$T/resp.txt")"
 check_not_contains "and no ready" "ready" "$(cat "$T/resp.txt")"
 
+# Many shallow lines with deepen-relative: the new boundary is checked
+# against the client's shallows by set, not one list against the other.
+for i in 1 2 3 4 5 6 7 8; do git -C "$R" rev-list main^2 | sed 's/^/shallow /'; done > "$T/shallows"
+get_loop_start
+{ printf 'command=fetch\nagent=test\nobject-format=sha1\nDELIM\nno-progress\nwant %s\n' "$TIP"
+  cat "$T/shallows"; printf 'deepen 1\ndeepen-relative\ndone\n'; echo FLUSH; } | post_timed "version=2"
+get_loop_stop
+echo "# $(wc -l < "$T/shallows") shallow lines, deepen-relative: $(cat "$T/time") s; GET / meanwhile: worst ${GET_MAX} s"
+check_contains "many shallow lines: the answer has shallow-info" "shallow-info" "$(cat "$T/resp.txt")"
+check "and comes in under 2 s ($(cat "$T/time") s)" below 2
+
 # 30 concurrent first fetches of a new tip: one walk, shared.
 rss () { awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status"; }
 hwm () { awk '/^VmHWM/ { print $2 }' "/proc/$SERVER_PID/status"; }
