@@ -70,6 +70,7 @@ struct _NearbyPackJob
   gboolean stdout_paused;
   GPtrArray *readers_list; /* NearbyPackReader (unowned) */
   GString *stderr_tail;
+  GString *stderr_line; /* the start of a line of stderr not yet ended */
   gboolean stdout_done;
   gboolean child_done;
   gboolean child_ok;
@@ -205,6 +206,7 @@ nearby_pack_job_finalize (GObject *object)
   g_clear_pointer (&job->argv, g_ptr_array_unref);
   g_clear_pointer (&job->input, g_bytes_unref);
   g_string_free (job->stderr_tail, TRUE);
+  g_string_free (job->stderr_line, TRUE);
   g_free (job->key);
   g_free (job->label);
   g_free (job->gitdir);
@@ -232,6 +234,7 @@ nearby_pack_job_init (NearbyPackJob *job)
 {
   job->fd = -1;
   job->stderr_tail = g_string_new (NULL);
+  job->stderr_line = g_string_new (NULL);
   job->readers_list = g_ptr_array_new ();
 }
 
@@ -500,7 +503,7 @@ job_keep (NearbyPackJob *job)
       || job->file_size > cache->max_bytes)
     return;
   /* Durable before it has its name: a crash must not leave a short entry. */
-  if (fsync (job->fd) != 0 || fstat (job->fd, &st) != 0 || (guint64) st.st_size != job->file_size)
+  if (fsync (job->fd) != 0)
     {
       g_message ("%s: not keeping the pack: %s", job->label, g_strerror (errno));
       return;
@@ -521,6 +524,9 @@ job_keep (NearbyPackJob *job)
     }
   g_free (job->path);
   job->path = g_strdup (job->final_path);
+  /* After the rename, which changes the ctime. */
+  if (fstat (job->fd, &st) != 0 || (guint64) st.st_size != job->file_size)
+    return;
   entry = g_new0 (Entry, 1);
   entry_set_identity (entry, &st);
   entry->verified = TRUE;
@@ -634,6 +640,47 @@ read_stdout (NearbyPackJob *job)
                                    G_PRIORITY_DEFAULT, NULL, on_stdout, job);
 }
 
+/* Only pack-objects' progress goes to the clients; its errors and warnings
+ * name the repository's paths and objects, and go to the log. */
+static gboolean
+is_progress (const char *line)
+{
+  static const char *const prefixes[] = { "Enumerating objects",
+                                          "Counting objects",
+                                          "Compressing objects",
+                                          "Writing objects",
+                                          "Delta compression",
+                                          "Total ",
+                                          "Reusing" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    if (g_str_has_prefix (line, prefixes[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+forward_progress (NearbyPackJob *job, const char *data, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      g_string_append_c (job->stderr_line, data[i]);
+      if (data[i] != '\r' && data[i] != '\n')
+        {
+          if (job->stderr_line->len > 4096) /* no progress line is that long */
+            g_string_erase (job->stderr_line, 0, 2048);
+          continue;
+        }
+      if (is_progress (job->stderr_line->str))
+        g_signal_emit (job, signals[SIGNAL_PROGRESS], 0, job->stderr_line->str,
+                       (guint) job->stderr_line->len);
+      else if (job->stderr_line->len > 1)
+        g_message ("%s: pack-objects: %.*s", job->label, (int) job->stderr_line->len - 1,
+                   job->stderr_line->str);
+      g_string_truncate (job->stderr_line, 0);
+    }
+}
+
 static void
 on_stderr (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -644,9 +691,13 @@ on_stderr (GObject *source, GAsyncResult *result, gpointer user_data)
   const char *data;
 
   if (len == 0)
-    return;
+    {
+      if (job->stderr_line->len > 0)
+        g_message ("%s: pack-objects: %s", job->label, job->stderr_line->str);
+      return;
+    }
   data = g_bytes_get_data (bytes, NULL);
-  g_signal_emit (job, signals[SIGNAL_PROGRESS], 0, data, (guint) len);
+  forward_progress (job, data, len);
 
   /* Keep the last line, for the log and for band 3. */
   g_string_append_len (job->stderr_tail, data, len);
@@ -826,10 +877,21 @@ nearby_pack_cache_get (NearbyPackCache *cache, const NearbyPackPlan *plan, const
       int fd = open (job->final_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
       struct stat st;
       const char *why = "gone";
+      gboolean good = FALSE;
 
-      if (fd >= 0 && fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
-          && ((entry->verified && entry_same_identity (entry, &st))
-              || verify_pack (fd, st.st_size, &why)))
+      if (fd >= 0 && fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
+        {
+          good = entry->verified && entry_same_identity (entry, &st);
+          if (!good)
+            {
+              gint64 t0 = g_get_monotonic_time ();
+
+              good = verify_pack (fd, st.st_size, &why);
+              g_debug ("%s: checked the cached pack (%" G_GUINT64_FORMAT " bytes) in %.1f ms",
+                       label, (guint64) st.st_size, (g_get_monotonic_time () - t0) / 1000.0);
+            }
+        }
+      if (good)
         {
           cache->total += st.st_size - entry->size;
           entry_set_identity (entry, &st);
