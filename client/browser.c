@@ -733,14 +733,100 @@ nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GEr
   return matches->pdata[0];
 }
 
+/* Whether a server answers for @s's branch at its address and port. */
+static gboolean
+answers (const NearbyService *s)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *where = NULL;
+  g_autofree char *path = nearby_name_to_path (s->name);
+  g_autofree char *request = NULL;
+  g_autofree char *authority = NULL;
+  char reply[16] = "";
+  gsize got = 0;
+
+  where = nearby_url_is_link_local (s->address) && s->ifname != NULL && *s->ifname != '\0'
+              ? g_strdup_printf ("%s%%%s", s->address, s->ifname)
+              : g_strdup (s->address);
+  address = g_inet_socket_address_new_from_string (where, s->port);
+  if (address == NULL)
+    return FALSE;
+  g_socket_client_set_timeout (client, 2);
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
+  if (connection == NULL)
+    {
+      g_debug ("%s does not answer: %s", s->url, error->message);
+      return FALSE;
+    }
+  /* The authority of our own URL, "10.0.0.2:9419" or "[fe80::1%25eth0]:9419". */
+  authority = g_strndup (s->url + strlen ("http://"), strcspn (s->url + strlen ("http://"), "/"));
+  request = g_strdup_printf ("GET %s/info/refs?service=git-upload-pack HTTP/1.0\r\n"
+                             "Host: %s\r\nConnection: close\r\n\r\n",
+                             path, authority);
+  if (!g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), request,
+                                  strlen (request), NULL, NULL, &error)
+      || !g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (connection)), reply,
+                                   sizeof reply - 1, &got, NULL, &error))
+    {
+      g_debug ("%s does not answer: %s", s->url, error->message);
+      return FALSE;
+    }
+  reply[got] = '\0';
+  return g_str_has_prefix (reply, "HTTP/1.1 200 ") || g_str_has_prefix (reply, "HTTP/1.0 200 ");
+}
+
+/* Drops the services that share their name and host with another and at
+ * whose address and port nobody serves that branch: anyone can publish a
+ * record naming someone else's host with another port, and such a record
+ * must not make the host's own branch unresolvable. */
+static void
+drop_dead_twins (GPtrArray *services)
+{
+  g_autoptr (GPtrArray) dead = g_ptr_array_new ();
+
+  for (guint i = 0; i < services->len; i++)
+    {
+      const NearbyService *s = services->pdata[i];
+      gboolean twin = FALSE;
+
+      for (guint j = 0; j < services->len && !twin; j++)
+        {
+          const NearbyService *t = services->pdata[j];
+
+          twin = i != j && strcmp (s->name, t->name) == 0
+                 && g_ascii_strcasecmp (s->host, t->host) == 0;
+        }
+      if (twin && !answers (s))
+        g_ptr_array_add (dead, services->pdata[i]);
+    }
+  for (guint i = 0; i < dead->len; i++)
+    g_ptr_array_remove (services, dead->pdata[i]);
+}
+
 NearbyService *
 nearby_resolve (const char *name, const char *host, guint timeout_ms, GError **error)
 {
   g_autoptr (GPtrArray) services = browse (name, timeout_ms, FALSE, NULL, NULL, NULL, error);
+  g_autoptr (GError) local_error = NULL;
   const NearbyService *picked;
 
   if (services == NULL)
     return NULL;
-  picked = nearby_browse_pick (services, name, host, error);
-  return picked != NULL ? service_copy (picked) : NULL;
+  picked = nearby_browse_pick (services, name, host, &local_error);
+  if (picked == NULL && g_error_matches (local_error, NEARBY_ERROR, NEARBY_ERROR_EXISTS))
+    {
+      /* Ask the servers themselves, only when one host seems to have it twice. */
+      g_clear_error (&local_error);
+      drop_dead_twins (services);
+      picked = nearby_browse_pick (services, name, host, &local_error);
+    }
+  if (picked == NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  return service_copy (picked);
 }

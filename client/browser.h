@@ -52,7 +52,11 @@ GPtrArray *nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc fun
 const NearbyService *nearby_browse_pick (GPtrArray *services, const char *name, const char *host,
                                          GError **error);
 
-/* Browses and picks: the service nearby://NAME[@HOST] stands for. */
+/* Browses and picks: the service nearby://NAME[@HOST] stands for. Only
+ * the instances whose names may be NAME's are resolved. When one host
+ * seems to advertise NAME twice, asks the server at each port whether it
+ * serves NAME, and keeps only those that do: a record naming someone
+ * else's host is no reason for the real branch to become unresolvable. */
 NearbyService *nearby_resolve (const char *name, const char *host, guint timeout_ms,
                                GError **error);
 

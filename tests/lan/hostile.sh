@@ -135,11 +135,31 @@ unpublish twin
 service port "myproj/fix-login on alice #7" _git-http._tcp -H alice.local 9 txtvers=1 \
   name=myproj/fix-login path=/myproj/fix-login
 check "bob sees the copy on another port" wait_until 8 eval '[ "$(browse_on bob | grep -c "\"name\": \"myproj/fix-login\"")" = 2 ]'
-out=$(on bob git nearby resolve myproj/fix-login 2>&1); rc=$?
-choices=$(printf '%s\n' "http://10.77.0.1:9/myproj/fix-login" "$GENUINE" | LC_ALL=C sort | paste -sd, | sed 's/,/, /')
-check_eq "the same name twice on one host is not a silent pick: both URLs are offered" \
-  "1:git nearby: 'myproj/fix-login' is advertised by several hosts; pick one: $choices" "$rc:$out"
-unpublish port
+check_eq "a record naming alice's host with a port nobody serves at does not hide the branch" \
+  "$GENUINE" "$(on bob git nearby resolve myproj/fix-login)"
+check "and git clones it" on bob git clone -q nearby://fix-login "$T/bob/clone2"
+# Something does answer at the other port, but it is not alice's branch.
+publish_nowait port2 -s "myproj/fix-login on alice #5" _git-http._tcp -H alice.local 22 txtvers=1 \
+  name=myproj/fix-login path=/myproj/fix-login
+cat > "$T/answer404.py" <<'PY'
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.77.0.1", 22))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    c.sendall(b"HTTP/1.0 404 Not Found\r\n\r\n")
+    c.close()
+PY
+(exec nsenter -t "${HOSTPID[alice]}" -n -m -u python3 "$T/answer404.py" > "$T/port22.log" 2>&1) &
+PORT22=$!
+check "bob sees a third copy, at a port where something answers" wait_until 8 eval '[ "$(browse_on bob | grep -c "\"name\": \"myproj/fix-login\"")" = 3 ]'
+check_eq "a server that does not serve the branch there is no choice either" \
+  "$GENUINE" "$(on bob git nearby resolve myproj/fix-login)"
+kill "$PORT22"; wait "$PORT22" 2>/dev/null
+unpublish port port2
 
 echo "# $(( $(ms_now) - T0 )) ms"
 # 16: host names that resolve to loopback or unspecified addresses.
@@ -192,7 +212,11 @@ echo "# browse of 601 services took $(( $(ms_now) - start )) ms"
 check_eq "browse lists all 601, nothing refused" "0:601:" \
   "$rc:$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$T/json"):$(cat "$T/browse.err")"
 # Watching keeps an object per service: Avahi refuses some, and says so once.
-on bob timeout 30 git nearby browse --watch --timeout 5 > "$T/watch" 2> "$T/watch.err"
+(exec nsenter -t "${HOSTPID[bob]}" -n -m -u git nearby browse --watch --timeout 20 > "$T/watch" 2> "$T/watch.err") &
+WATCH=$!
+wait_until 20 grep -q refused "$T/watch.err"
+sleep 1 # would it say so again?
+kill "$WATCH"; wait "$WATCH" 2>/dev/null
 check_eq "when Avahi refuses, --watch says so in one line" \
   "git-nearby: warning: avahi-daemon refused to resolve a service (Too many objects); some branches may not show" \
   "$(cat "$T/watch.err")"
