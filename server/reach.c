@@ -140,6 +140,19 @@ nearby_reach_size (NearbyReach *reach)
   return reach->oids->len;
 }
 
+gboolean
+nearby_reach_parents (NearbyReach *reach, const git_oid *oid, GArray *parents)
+{
+  guint32 i = index_of (reach, oid);
+
+  if (i == NO_INDEX)
+    return FALSE;
+  for (guint32 p = reach->first[i]; p < reach->first[i + 1]; p++)
+    g_array_append_val (
+        parents, g_array_index (reach->oids, git_oid, g_array_index (reach->parents, guint32, p)));
+  return TRUE;
+}
+
 /* ---- searches ---- */
 
 struct _NearbyReachSearch

@@ -23,6 +23,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyReach, nearby_reach_unref)
 const git_oid *nearby_reach_tip (NearbyReach *reach);
 gboolean nearby_reach_contains (NearbyReach *reach, const git_oid *oid);
 guint nearby_reach_size (NearbyReach *reach);
+/* Appends the parents of @oid (those in the set) to @parents; FALSE if @oid
+ * is not in the set. */
+gboolean nearby_reach_parents (NearbyReach *reach, const git_oid *oid, GArray *parents);
 
 /* One request's questions "does this commit reach one the client has?",
  * as git's can_all_from_reach_with_flag() answers them for upload-pack's

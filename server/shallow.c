@@ -25,12 +25,13 @@ oid_set (GArray *oids)
  * start commits are at distance 1); commits at @depth with parents are the
  * new boundary, the ones above it are complete. */
 static gboolean
-walk_depth (git_repository *repo, GArray *starts, int depth, GHashTable *complete, GArray *boundary,
-            GError **error)
+walk_depth (git_repository *repo, NearbyReach *reach, GArray *starts, int depth,
+            GHashTable *complete, GArray *boundary, GError **error)
 {
   g_autoptr (GHashTable) seen
       = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   g_autoptr (GQueue) queue = g_queue_new ();
+  g_autoptr (GArray) parents = g_array_new (FALSE, FALSE, sizeof (git_oid));
   int distance = 1;
 
   for (guint i = 0; i < starts->len; i++)
@@ -63,9 +64,15 @@ walk_depth (git_repository *repo, GArray *starts, int depth, GHashTable *complet
           g_queue_push_tail (queue, NULL);
           continue;
         }
-      if ((rc = git_commit_lookup (&commit, repo, oid)) < 0)
-        return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
-      n_parents = git_commit_parentcount (commit);
+      g_array_set_size (parents, 0);
+      if (reach == NULL || !nearby_reach_parents (reach, oid, parents))
+        {
+          if ((rc = git_commit_lookup (&commit, repo, oid)) < 0)
+            return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
+          for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
+            g_array_append_val (parents, *git_commit_parent_id (commit, p));
+        }
+      n_parents = parents->len;
       if (distance >= depth)
         {
           if (n_parents > 0)
@@ -77,7 +84,7 @@ walk_depth (git_repository *repo, GArray *starts, int depth, GHashTable *complet
       g_hash_table_add (complete, g_memdup2 (oid, sizeof (git_oid)));
       for (unsigned int p = 0; p < n_parents; p++)
         {
-          const git_oid *parent = git_commit_parent_id (commit, p);
+          const git_oid *parent = &g_array_index (parents, git_oid, p);
 
           if (!g_hash_table_contains (seen, parent))
             {
@@ -162,8 +169,9 @@ walk_rev_list (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
 }
 
 gboolean
-nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
-                        GArray *shallows, GArray *new_shallows, GArray *unshallows, GError **error)
+nearby_shallow_compute (git_repository *repo, NearbyReach *reach, const NearbyDeepen *deepen,
+                        GArray *wants, GArray *shallows, GArray *new_shallows, GArray *unshallows,
+                        GError **error)
 {
   g_autoptr (GHashTable) complete
       = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
@@ -177,9 +185,10 @@ nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen, GArray
     }
   if (deepen->depth > 0)
     {
-      gboolean ok = deepen->relative
-                        ? walk_depth (repo, shallows, deepen->depth + 1, complete, boundary, error)
-                        : walk_depth (repo, wants, deepen->depth, complete, boundary, error);
+      gboolean ok
+          = deepen->relative
+                ? walk_depth (repo, reach, shallows, deepen->depth + 1, complete, boundary, error)
+                : walk_depth (repo, reach, wants, deepen->depth, complete, boundary, error);
       if (!ok)
         return FALSE;
     }

@@ -1,6 +1,7 @@
 /* git-nearby: shallow boundaries for deepen, deepen-since and deepen-not. */
 #pragma once
 
+#include "reach.h"
 #include <git2.h>
 #include <glib.h>
 
@@ -22,9 +23,10 @@ gboolean nearby_deepen_requested (const NearbyDeepen *deepen);
 /* From @wants (and, for relative deepening, the client's @shallows), all of
  * them commits inside the export boundary, computes the commits that become shallow (@new_shallows, less those
  * the client already has as shallow) and the client's shallows that no longer
- * are (@unshallows). */
-gboolean nearby_shallow_compute (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
-                                 GArray *shallows, GArray *new_shallows, GArray *unshallows,
-                                 GError **error);
+ * are (@unshallows). With @reach (may be NULL) depths are counted in its
+ * in-memory graph rather than by reading commits. */
+gboolean nearby_shallow_compute (git_repository *repo, NearbyReach *reach,
+                                 const NearbyDeepen *deepen, GArray *wants, GArray *shallows,
+                                 GArray *new_shallows, GArray *unshallows, GError **error);
 
 G_END_DECLS

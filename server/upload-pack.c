@@ -416,8 +416,21 @@ compute_shallow_info (Request *req, ShallowInfo *info, GError **error)
     return refuse (error, "deepen-relative needs deepen");
   if (!nearby_deepen_requested (&req->deepen))
     return TRUE;
-  return nearby_shallow_compute (req->target->repo, &req->deepen, req->wants, req->shallows,
-                                 info->new_shallows, info->unshallows, error);
+  /* Depths are counted in the reach set's graph, not by reading commits on
+   * the main loop: ask for it (in_boundary() of an id that is not the tip
+   * does), and if it is not walked yet this plan is made again after the
+   * walk (the caller sees reach_missing). */
+  if (!req->target->unborn && req->target->reach == NULL)
+    {
+      git_oid none;
+
+      memset (&none, 0, sizeof none);
+      in_boundary (req, &none);
+      if (req->target->reach_missing)
+        return TRUE;
+    }
+  return nearby_shallow_compute (req->target->repo, req->target->reach, &req->deepen, req->wants,
+                                 req->shallows, info->new_shallows, info->unshallows, error);
 }
 
 static void
@@ -460,6 +473,8 @@ plan_pack (NearbyPackPlan *plan, Request *req, ShallowInfo *info, GError **error
       const git_oid *oid = &g_array_index (info->unshallows, git_oid, i);
       int rc;
 
+      if (req->target->reach != NULL && nearby_reach_parents (req->target->reach, oid, wants))
+        continue;
       if ((rc = git_commit_lookup (&commit, req->target->repo, oid)) < 0)
         return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
       for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
