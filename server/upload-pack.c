@@ -426,8 +426,10 @@ compute_shallow_info (Request *req, ShallowInfo *info, GError **error)
 
       memset (&none, 0, sizeof none);
       in_boundary (req, &none);
+      /* Never a plan without its shallow lines: this one is dropped unless
+       * the tip keeps moving under the walks, and then it is an error. */
       if (req->target->reach_missing)
-        return TRUE;
+        return refuse (error, "the history of this branch is still being read; try again");
     }
   return nearby_shallow_compute (req->target->repo, req->target->reach, &req->deepen, req->wants,
                                  req->shallows, info->new_shallows, info->unshallows, error);
