@@ -144,6 +144,37 @@ cp -p "$T/saved-obj" "$obj"
 check "once the object is repaired, the clone works" bash -c "git clone -q '$URL/bad/main' '$T/bad2' && git -C '$T/bad2' fsck --no-progress"
 stop_server
 
+# --- a request arriving as the last reader of a job hangs up ---
+fresh_cache
+start_server "$S" || { not_ok "server starts"; done_testing; exit 1; }
+tip=$(rev "$S/big" main)
+printf 'command=fetch\nDELIM\nno-progress\nwant %s\ndone\nFLUSH\n' "$tip" | "$PKT" encode > "$T/big.req"
+curl -s --limit-rate 1M -o /dev/null -H 'Git-Protocol: version=2' \
+  -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @"$T/big.req" \
+  "$URL/big/main/git-upload-pack" & L_CURL=$!
+wait_for bash -c "pgrep -P $SERVER_PID -f pack-objects"
+PO=$(pgrep -P "$SERVER_PID" -f pack-objects | head -1)
+# Holding pack-objects' stdout open keeps its job stopping, not finished,
+# for as long as this test wants.
+# (Paused first, so that it cannot finish before; the server's SIGKILL
+# ends it all the same.)
+check "pack-objects runs" test -n "$PO"
+kill -STOP "$PO"
+exec 9>"/proc/$PO/fd/1"
+kill "$L_CURL"; wait "$L_CURL" 2>/dev/null
+check "the last reader hangs up: the job stops" wait_for grep -q "big/main.*stopping pack-objects" "$T/server.log"
+# The same request, so the same job.
+(curl -s --max-time 60 -o "$T/late.resp" -H 'Git-Protocol: version=2' \
+  -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @"$T/big.req" \
+  "$URL/big/main/git-upload-pack"; echo $? > "$T/late.rc") &
+LATE=$!
+for i in $(seq 1 300); do kill -0 "$LATE" 2>/dev/null || break; sleep 0.1; done
+exec 9>&-
+wait "$LATE"
+check_eq "a request arriving as the last reader leaves gets a fresh job" 0 "$(cat "$T/late.rc")"
+check "and a whole pack" bash -c "'$PKT' decode '$T/late.pack' < '$T/late.resp' >/dev/null && git index-pack -o '$T/late.idx' '$T/late.pack' >/dev/null 2>&1"
+stop_server
+
 # --- two servers sharing one cache directory ---
 fresh_cache
 start_server "$S" || { not_ok "server starts"; done_testing; exit 1; }
