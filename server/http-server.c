@@ -10,8 +10,6 @@
 #include "upload-pack.h"
 #include "web-page.h"
 
-#define BODY_BYTES_KEY "nearby-body-bytes"
-
 typedef struct
 {
   NearbyCatalog *catalog;
@@ -461,53 +459,6 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   }
 }
 
-/* Request bodies are read into memory by libsoup before the handler runs,
- * so a chunked one that grows too large is cut off while it arrives. */
-static void
-on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
-{
-  gsize total = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), BODY_BYTES_KEY));
-
-  total += g_bytes_get_size (chunk);
-  g_object_set_data (G_OBJECT (msg), BODY_BYTES_KEY, GSIZE_TO_POINTER (total));
-  if (total > NEARBY_MAX_REQUEST_BYTES)
-    {
-      GSocket *socket = soup_server_message_get_socket (msg);
-
-      g_signal_handlers_disconnect_by_func (msg, on_got_chunk, user_data);
-      g_message ("%s: request body over %d MiB; closing the connection",
-                 soup_server_message_get_remote_host (msg), NEARBY_MAX_REQUEST_BYTES >> 20);
-      /* A half-closed socket would leave the client blocked sending. */
-      if (socket != NULL)
-        g_socket_close (socket, NULL);
-    }
-}
-
-/* A body announced as too large is refused before it is read. */
-static void
-on_got_headers (SoupServerMessage *msg, gpointer user_data)
-{
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-
-  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
-      && soup_message_headers_get_content_length (headers) > NEARBY_MAX_REQUEST_BYTES)
-    {
-      g_message ("%s: request body over %d MiB; refused", soup_server_message_get_remote_host (msg),
-                 NEARBY_MAX_REQUEST_BYTES >> 20);
-      respond_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-                    "git-nearby: requests are limited to %d MiB", NEARBY_MAX_REQUEST_BYTES >> 20);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
-                                    "close");
-    }
-}
-
-static void
-on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
-{
-  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), NULL);
-  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
-}
-
 SoupServer *
 nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache)
 {
@@ -517,6 +468,5 @@ nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache)
   routes->catalog = g_object_ref (catalog);
   routes->cache = cache;
   soup_server_add_handler (server, NULL, handle_request, routes, routes_free);
-  g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), NULL);
   return server;
 }

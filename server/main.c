@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "catalog.h"
+#include "connections.h"
 #include "dbus-service.h"
 #include "publisher.h"
 #include "git-util.h"
@@ -71,27 +72,14 @@ on_catalog_changed (NearbyCatalog *catalog, gpointer user_data)
   server->previous_names = names;
 }
 
-static guint16
-bound_port (SoupServer *http)
-{
-  GSList *listeners = soup_server_get_listeners (http);
-  g_autoptr (GSocketAddress) address = NULL;
-  guint16 port = 0;
-
-  if (listeners != NULL && (address = g_socket_get_local_address (listeners->data, NULL)) != NULL)
-    port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
-  g_slist_free (listeners);
-  return port;
-}
-
 static gboolean
-listen_on (SoupServer *http, char **binds, int port, GError **error)
+listen_on (NearbyConnections *connections, char **binds, int port, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
 
   if (binds == NULL)
     {
-      if (!soup_server_listen_all (http, port, 0, &local_error))
+      if (!nearby_connections_listen (connections, NULL, port, &local_error))
         {
           g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on port %d: %s%s",
                        port, local_error->message,
@@ -102,7 +90,7 @@ listen_on (SoupServer *http, char **binds, int port, GError **error)
     }
   for (char **b = binds; *b != NULL; b++)
     {
-      g_autoptr (GSocketAddress) address = g_inet_socket_address_new_from_string (*b, port);
+      g_autoptr (GInetAddress) address = g_inet_address_new_from_string (*b);
 
       if (address == NULL)
         {
@@ -110,14 +98,13 @@ listen_on (SoupServer *http, char **binds, int port, GError **error)
                        *b);
           return FALSE;
         }
-      if (!soup_server_listen (http, address, 0, &local_error))
+      /* With --port 0, every address gets the port the first one got. */
+      if (!nearby_connections_listen (connections, address, port, &local_error))
         {
           g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot listen on %s port %d: %s",
                        *b, port, local_error->message);
           return FALSE;
         }
-      /* With --port 0, every address gets the port the first one got. */
-      port = bound_port (http);
     }
   return TRUE;
 }
@@ -129,6 +116,8 @@ run (int argc, char **argv, GError **error)
   int max_depth = NEARBY_SCAN_DEFAULT_DEPTH;
   int cache_mib = DEFAULT_CACHE_MIB;
   int max_jobs = (int) g_get_num_processors ();
+  NearbyConnectionLimits limits;
+  int max_connections;
   g_autofree char *cache_dir = NULL;
   g_autoptr (NearbyPackCache) cache = NULL;
   g_auto (GStrv) binds = NULL;
@@ -138,13 +127,14 @@ run (int argc, char **argv, GError **error)
   gboolean verbose = FALSE;
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (SoupServer) http = NULL;
+  g_autoptr (NearbyConnections) connections = NULL;
+  g_auto (GStrv) uris = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (NearbyCatalog) catalog = NULL;
   g_autoptr (NearbyDBusService) dbus = NULL;
   g_autoptr (NearbyPublisher) publisher = NULL;
   g_auto (GStrv) roots = NULL;
   Server server = { 0 };
-  GSList *uris;
   const GOptionEntry entries[]
       = { { "port", 'p', 0, G_OPTION_ARG_INT, &port,
             "Listen on port N (default 9419; 0 picks a free port)", "N" },
@@ -163,9 +153,14 @@ run (int argc, char **argv, GError **error)
             "MIB" },
           { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs,
             "Run at most N pack-objects at once (default: the number of cores)", "N" },
+          { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+            "Keep at most N connections open (default 512; 32 per client address)", "N" },
           { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
           { NULL } };
 
+  nearby_connection_limits_init (&limits);
+  limits.max_request_bytes = NEARBY_MAX_REQUEST_BYTES;
+  max_connections = (int) limits.max_connections;
   g_set_prgname ("git nearby serve");
   context = g_option_context_new ("[DIR...]");
   g_option_context_set_summary (
@@ -179,6 +174,13 @@ run (int argc, char **argv, GError **error)
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "--port %d: not a port number", port);
       return FALSE;
     }
+  if (max_connections < 1)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "--max-connections takes 1 or more");
+      return FALSE;
+    }
+  limits.max_connections = max_connections;
   if (cache_mib < 0 || max_jobs < 1)
     {
       g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
@@ -208,7 +210,8 @@ run (int argc, char **argv, GError **error)
   cache_dir = g_build_filename (g_get_user_cache_dir (), "git-nearby", "packs", NULL);
   cache = nearby_pack_cache_new (cache_dir, (guint64) cache_mib << 20, max_jobs);
   http = nearby_http_server_new (catalog, cache);
-  if (!listen_on (http, binds, port, error))
+  connections = nearby_connections_new (http, &limits);
+  if (!listen_on (connections, binds, port, error))
     return FALSE;
 
   g_signal_connect (catalog, "changed", G_CALLBACK (on_catalog_changed), &server);
@@ -220,23 +223,18 @@ run (int argc, char **argv, GError **error)
 
   if (port_file != NULL)
     {
-      g_autofree char *text = g_strdup_printf ("%u\n", bound_port (http));
+      g_autofree char *text = g_strdup_printf ("%u\n", nearby_connections_get_port (connections));
 
       if (!g_file_set_contents (port_file, text, -1, error))
         return FALSE;
     }
-  uris = soup_server_get_uris (http);
-  for (GSList *u = uris; u != NULL; u = u->next)
-    {
-      g_autofree char *s = g_uri_to_string (u->data);
-
-      g_message ("listening on %s", s);
-    }
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  uris = nearby_connections_get_uris (connections);
+  for (char **u = uris; *u != NULL; u++)
+    g_message ("listening on %s", *u);
   if (!no_publish)
-    publisher = nearby_publisher_new (catalog, bound_port (http));
+    publisher = nearby_publisher_new (catalog, nearby_connections_get_port (connections));
 
-  dbus = nearby_dbus_service_new (catalog, bound_port (http));
+  dbus = nearby_dbus_service_new (catalog, nearby_connections_get_port (connections));
   loop = g_main_loop_new (NULL, FALSE);
   server.loop = loop;
   g_unix_signal_add (SIGHUP, on_sighup, &server);

@@ -1,3 +1,110 @@
 #!/usr/bin/env bash
-# placeholder, being written
-echo "1..1"; echo "ok 1 - placeholder"
+# The server owns its connections: clients that close keep-alive connections,
+# port scans, slowloris and idle floods, partial and oversized bodies, and
+# running out of descriptors leave it serving, with its descriptors and
+# memory where they were. Loopback only (127.0.0.0/8); every wait is bounded.
+. "$(dirname "$0")/../integration/lib.sh"
+
+TOOL="$NEARBY_SOURCE_DIR/tests/reliability/conn-tool.py"
+R="$T/srv/proj"
+make_repo "$R"
+(cd "$R" && git nearby advertise >/dev/null)
+
+# Short deadlines, so that the shedding shows within the test's time.
+export GIT_NEARBY_HEADER_TIMEOUT_MS=2000 GIT_NEARBY_BODY_TIMEOUT_MS=2000
+start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+PORT=$(cat "$T/port")
+fds () { ls "/proc/$SERVER_PID/fd" | wc -l; }
+rss_kb () { awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status"; }
+# fds_back_to N: within 3 s the server holds at most N + 2 descriptors.
+fds_back_to () {
+  local i
+  for i in $(seq 1 30); do [ "$(fds)" -le $(($1 + 2)) ] && return 0; sleep 0.1; done
+  echo "descriptors: $(fds), were $1"; return 1
+}
+# get_fast: GET / from 127.0.0.1 answers 200 within a second.
+get_fast () {
+  local out
+  out=$(curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' "$URL/")
+  echo "$out"
+  case $out in 200\ 0.*) return 0 ;; *) return 1 ;; esac
+}
+
+base_fds=$(fds)
+base_rss=$(rss_kb)
+
+# --- clients that close ---
+out=$(python3 "$TOOL" keepalive-closes "$PORT" 5000)
+check_eq "5,000 connections, half of them keep-alive requests the client closes, half closed unspoken" "5000 of 5000" "$out"
+check "leave the descriptor count flat (was $base_fds)" fds_back_to "$base_fds"
+for i in 1 2 3 4 5; do git ls-remote "$URL/proj/main" >/dev/null 2>&1; done
+check "five git ls-remote runs leave no socket behind" fds_back_to "$base_fds"
+rss=$(rss_kb)
+check "memory stays flat (${base_rss} kB -> ${rss} kB)" test "$rss" -lt $((base_rss + 8192))
+headers=$(curl -s -D - -o /dev/null "$URL/")
+check_contains "responses say Connection: close (no idle keep-alive connection exists)" "Connection: close" "$headers"
+
+# --- floods of waiting connections ---
+python3 "$TOOL" hold "$PORT" --idle 1000 --slow 300 --sources 127.0.1.1-50 --seconds 20 > "$T/hold.out" &
+HOLD=$!
+wait_for grep -q holding "$T/hold.out"
+check "while 300 slowloris and 1,000 idle connections are open, GET / answers at once" get_fast
+wait "$HOLD"
+check_contains "all 1,300 are shed by the header deadline" "closed 1300 of 1300" "$(cat "$T/hold.out")"
+check "the server logged why" grep -q "no complete request within 2000 ms; closing the connection" "$T/server.log"
+check "and holds its descriptors again" fds_back_to "$base_fds"
+
+out=$(python3 "$TOOL" hold "$PORT" --idle 40 --sources 127.0.4.1 --seconds 3)
+check_contains "one address gets 32 connections; the others are answered 503 at once" "closed 40 of 40" "$out"
+check_contains "(8 answered 503)" "(8 with 503)" "$out"
+check "the refusal is logged" grep -q "127.0.4.1: 32 connections open from this address already; refused" "$T/server.log"
+check "another address is served meanwhile" get_fast
+
+# --- bodies ---
+python3 "$TOOL" partial-bodies "$PORT" 8 33554431 --sources 127.0.2.1-8 --seconds 8 --hold 1 > "$T/partial.out" &
+PARTIAL=$!
+peak=0
+for i in $(seq 1 30); do
+  r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r
+  grep -q . "$T/partial.out" && break
+  sleep 0.2
+done
+wait "$PARTIAL"
+check "8 bodies of 32 MiB, all but the last byte sent, hold at most the 64 MiB budget (peak $((peak / 1024)) MiB)" test "$peak" -lt $((base_rss + 80 * 1024))
+check "the ones over the budget are refused" grep -q "MiB of request bodies held already; refused" "$T/server.log"
+check "the stalled ones are closed by the body deadline" grep -q "the request body stalled for 2000 ms; closing the connection" "$T/server.log"
+check "descriptors come back" fds_back_to "$base_fds"
+
+head -c 40000000 /dev/zero > "$T/huge"
+for expect in "Expect:" "Expect: 100-continue"; do
+  code=$(curl -s -m 60 -o "$T/body" -w '%{http_code}' -H "$expect" -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @"$T/huge" "$URL/proj/main/git-upload-pack"); rc=$?
+  check_eq "a body announced over 32 MiB (${expect%:*}${expect#*:}) gets a 413 the client reads" "0:413:git-nearby: requests are limited to 32 MiB" "$rc:$code:$(cat "$T/body" 2>/dev/null)"
+done
+rm -f "$T/huge"
+check "the server serves on" get_fast
+stop_server
+
+# --- out of descriptors ---
+prlimit --nofile=64 -- true 2>/dev/null || { not_ok "prlimit works"; done_testing; exit 1; }
+rm -f "$T/port"
+prlimit --nofile=64 -- git-nearby serve --bind 127.0.0.1 --port 0 --port-file "$T/port" --no-publish -v "$T/srv" > "$T/server.log" 2>&1 &
+SERVER_PID=$!
+wait_for test -s "$T/port"
+PORT=$(cat "$T/port"); URL="http://127.0.0.1:$PORT"
+base_fds=$(fds)
+python3 "$TOOL" exhaust "$PORT" 100 --sources 127.0.3.1-8 --seconds 3 > "$T/exhaust.out" &
+EXHAUST=$!
+wait_for grep -q connected "$T/exhaust.out"
+check "with 64 descriptors and 100 connections the server runs out" wait_for grep -q "cannot accept connections (.*); trying again shortly" "$T/server.log"
+wait "$EXHAUST"
+ok_after=""
+for i in $(seq 1 20); do
+  if curl -s -m 1 -o /dev/null "$URL/"; then ok_after=$i; break; fi
+  sleep 0.1
+done
+check "once they are gone it accepts again within a second (after ${ok_after:-?} tries)" test -n "$ok_after" -a "${ok_after:-99}" -le 10
+check "and says so" wait_for grep -q "accepting connections again" "$T/server.log"
+check "git clones" git clone -q "$URL/proj/main" "$T/clone"
+check "descriptors come back" fds_back_to "$base_fds"
+
+done_testing

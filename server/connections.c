@@ -1,0 +1,850 @@
+#define _GNU_SOURCE /* accept4 */
+#include "config.h"
+
+#include "connections.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_CONNECTIONS 512
+#define DEFAULT_MAX_PER_CLIENT 32
+#define DEFAULT_HEADER_TIMEOUT_MS 10000
+#define DEFAULT_BODY_TIMEOUT_MS 15000
+#define DEFAULT_MAX_REQUEST_BYTES (32 * 1024 * 1024)
+#define DEFAULT_BODY_BUDGET_BYTES (64 * 1024 * 1024)
+
+#define SWEEP_MS 200
+#define ACCEPTS_PER_WAKEUP 64
+#define BACKOFF_MIN_MS 20
+#define BACKOFF_MAX_MS 1000
+/* A connection we answer and close while the client may still be sending is
+ * read and discarded for a while first (nginx's lingering close): closing it
+ * with unread data would reset it, and the reset can destroy the answer in
+ * the client's receive buffer before the client read it. */
+#define LINGER_MS 5000
+#define MAX_LINGERING 64
+/* After we shut a connection down, libsoup closes it on its next read or
+ * write; one it does not touch by then is closed under it. */
+#define CLOSING_GRACE_MS 2000
+
+#define LINGER_KEY "nearby-linger"
+#define RESERVED_KEY "nearby-body-reserved"
+#define COUNTED_KEY "nearby-body-counted"
+
+typedef enum
+{
+  CONN_WAITING, /* accepted; no byte yet; ours alone */
+  CONN_HEADERS, /* libsoup's, reading the request headers */
+  CONN_BODY,    /* reading the request body */
+  CONN_ACTIVE,  /* the request is being answered */
+  CONN_CLOSING, /* shut down by us; libsoup has yet to notice */
+} ConnState;
+
+typedef struct _NearbyConnections NearbyConnections;
+
+typedef struct
+{
+  NearbyConnections *self;
+  GSocket *socket;
+  GSocketConnection *connection; /* once handed to libsoup */
+  GSocketAddress *remote;
+  char *client; /* the remote address, as text */
+  ConnState state;
+  gint64 deadline; /* monotonic µs; 0: none */
+  GSource *first_byte;
+  GList *link;      /* in self->conns */
+  gboolean counted; /* in self->per_client: until its request is done */
+} Conn;
+
+typedef struct
+{
+  NearbyConnections *self;
+  int fd;
+  gint64 deadline;
+  guint watch_id;
+} Linger;
+
+typedef struct
+{
+  GSocket *socket;
+  GSource *source;
+} Listener;
+
+struct _NearbyConnections
+{
+  SoupServer *server;
+  NearbyConnectionLimits limits;
+  GPtrArray *listeners;   /* Listener */
+  GQueue conns;           /* Conn, oldest first */
+  GHashTable *by_remote;  /* GSocketAddress* (as libsoup hands it back) -> Conn */
+  GHashTable *per_client; /* client text -> count */
+  GPtrArray *lingering;   /* Linger */
+  guint16 port;
+  guint sweep_id;
+  gulong request_started_id;
+  int spare_fd; /* given up to shed a connection when descriptors run out */
+  guint backoff_ms;
+  guint resume_id;
+  guint64 shed; /* connections refused for want of descriptors, this episode */
+  gsize body_held;
+};
+
+static guint
+env_ms (const char *name, guint fallback)
+{
+  const char *env = g_getenv (name);
+  guint64 ms = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
+
+  return ms >= 10 && ms <= 3600000 ? (guint) ms : fallback;
+}
+
+void
+nearby_connection_limits_init (NearbyConnectionLimits *limits)
+{
+  limits->max_connections = DEFAULT_MAX_CONNECTIONS;
+  limits->max_per_client = DEFAULT_MAX_PER_CLIENT;
+  limits->header_timeout_ms = env_ms ("GIT_NEARBY_HEADER_TIMEOUT_MS", DEFAULT_HEADER_TIMEOUT_MS);
+  limits->body_timeout_ms = env_ms ("GIT_NEARBY_BODY_TIMEOUT_MS", DEFAULT_BODY_TIMEOUT_MS);
+  limits->max_request_bytes = DEFAULT_MAX_REQUEST_BYTES;
+  limits->body_budget_bytes = DEFAULT_BODY_BUDGET_BYTES;
+}
+
+/* ---- lingering close ---- */
+
+static void
+linger_free (gpointer data)
+{
+  Linger *linger = data;
+
+  g_clear_handle_id (&linger->watch_id, g_source_remove);
+  close (linger->fd);
+  g_free (linger);
+}
+
+static gboolean
+on_linger_readable (int fd, GIOCondition condition, gpointer user_data)
+{
+  Linger *linger = user_data;
+  char buffer[16384];
+
+  /* Up to 1 MiB a wakeup, so that one sender does not hold the loop. */
+  for (int i = 0; i < 64; i++)
+    {
+      ssize_t n = recv (fd, buffer, sizeof buffer, MSG_DONTWAIT);
+
+      if (n > 0 || (n < 0 && errno == EINTR))
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
+      /* The client is done, or gone. */
+      linger->watch_id = 0;
+      g_ptr_array_remove_fast (linger->self->lingering, linger);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Takes @fd: what was written to it goes out, then a FIN, then whatever the
+ * client still sends is discarded until it stops or LINGER_MS pass. */
+static void
+linger_start (NearbyConnections *self, int fd)
+{
+  Linger *linger;
+
+  if (fd < 0)
+    return;
+  shutdown (fd, SHUT_WR);
+  if (self->lingering->len >= MAX_LINGERING)
+    {
+      close (fd);
+      return;
+    }
+  linger = g_new0 (Linger, 1);
+  linger->self = self;
+  linger->fd = fd;
+  linger->deadline = g_get_monotonic_time () + (gint64) LINGER_MS * 1000;
+  linger->watch_id = g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_linger_readable, linger);
+  g_ptr_array_add (self->lingering, linger);
+}
+
+/* Answers @fd (not yet libsoup's) with a short 503 and closes it lingeringly. */
+static void
+refuse_raw (NearbyConnections *self, int fd, const char *why)
+{
+  g_autofree char *body = g_strdup_printf ("git-nearby: %s; try again shortly\n", why);
+  g_autofree char *response = g_strdup_printf ("HTTP/1.1 503 Service Unavailable\r\n"
+                                               "Content-Type: text/plain; charset=utf-8\r\n"
+                                               "Content-Length: %zu\r\n"
+                                               "Retry-After: 5\r\n"
+                                               "Connection: close\r\n\r\n%s",
+                                               strlen (body), body);
+
+  /* A fresh socket's send buffer takes this at once; if not, never mind. */
+  (void) !send (fd, response, strlen (response), MSG_DONTWAIT | MSG_NOSIGNAL);
+  linger_start (self, fd);
+}
+
+/* ---- connections ---- */
+
+/* A connection counts against its client's share until its request is done
+ * or it is being closed, not until libsoup gets round to closing it. */
+static void
+conn_uncount (Conn *conn)
+{
+  NearbyConnections *self = conn->self;
+  guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, conn->client));
+
+  if (!conn->counted)
+    return;
+  conn->counted = FALSE;
+  if (count > 1)
+    g_hash_table_insert (self->per_client, g_strdup (conn->client), GUINT_TO_POINTER (count - 1));
+  else
+    g_hash_table_remove (self->per_client, conn->client);
+}
+
+static void
+conn_free (Conn *conn)
+{
+  NearbyConnections *self = conn->self;
+
+  conn_uncount (conn);
+  g_hash_table_remove (self->by_remote, conn->remote);
+  g_queue_delete_link (&self->conns, conn->link);
+  if (conn->first_byte != NULL)
+    {
+      g_source_destroy (conn->first_byte);
+      g_source_unref (conn->first_byte);
+    }
+  g_clear_object (&conn->connection);
+  g_object_unref (conn->socket);
+  g_object_unref (conn->remote);
+  g_free (conn->client);
+  g_free (conn);
+}
+
+/* Ends @conn: ours alone, it is closed; libsoup's is shut down, so that
+ * libsoup's next read fails and it cleans up after itself. */
+static void
+conn_drop (Conn *conn, const char *why)
+{
+  g_debug ("%s: closing a connection: %s", conn->client, why);
+  if (conn->state == CONN_WAITING)
+    {
+      g_socket_close (conn->socket, NULL);
+      conn_free (conn);
+      return;
+    }
+  if (conn->state == CONN_CLOSING)
+    return;
+  shutdown (g_socket_get_fd (conn->socket), SHUT_RDWR);
+  conn_uncount (conn);
+  conn->state = CONN_CLOSING;
+  conn->deadline = g_get_monotonic_time () + (gint64) CLOSING_GRACE_MS * 1000;
+}
+
+static Conn *
+conn_for_message (NearbyConnections *self, SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return remote != NULL ? g_hash_table_lookup (self->by_remote, remote) : NULL;
+}
+
+static void
+set_deadline (Conn *conn, guint ms)
+{
+  conn->deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+}
+
+static gboolean
+on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Conn *conn = user_data;
+  NearbyConnections *self = conn->self;
+  g_autoptr (GSocketAddress) local = NULL;
+  char byte;
+  ssize_t n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  g_source_unref (g_steal_pointer (&conn->first_byte));
+  if (n <= 0 || (local = g_socket_get_local_address (socket, NULL)) == NULL)
+    {
+      /* Closed before it said anything: libsoup never needs to know. */
+      g_socket_close (socket, NULL);
+      conn_free (conn);
+      return G_SOURCE_REMOVE;
+    }
+  conn->state = CONN_HEADERS;
+  conn->connection = g_socket_connection_factory_create_connection (socket);
+  g_hash_table_insert (self->by_remote, conn->remote, conn);
+  soup_server_accept_iostream (self->server, G_IO_STREAM (conn->connection), local, conn->remote,
+                               NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Makes room for one more connection: the oldest one still waiting for its
+ * request headers goes (idle connections and slow senders first, never a
+ * request in progress). */
+static gboolean
+make_room (NearbyConnections *self)
+{
+  for (GList *l = self->conns.head; l != NULL; l = l->next)
+    {
+      Conn *conn = l->data;
+
+      if (conn->state == CONN_WAITING || conn->state == CONN_HEADERS)
+        {
+          conn_drop (conn, "making room for a new connection");
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static guint
+n_open (NearbyConnections *self)
+{
+  guint n = 0;
+
+  for (GList *l = self->conns.head; l != NULL; l = l->next)
+    if (((Conn *) l->data)->state != CONN_CLOSING)
+      n++;
+  return n;
+}
+
+static void
+take (NearbyConnections *self, GSocket *socket)
+{
+  g_autoptr (GSocketAddress) remote = g_socket_get_remote_address (socket, NULL);
+  g_autofree char *client = NULL;
+  guint count;
+  Conn *conn;
+
+  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
+    {
+      g_socket_close (socket, NULL);
+      return;
+    }
+  client = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, client));
+  if (count >= self->limits.max_per_client)
+    {
+      g_message ("%s: %u connections open from this address already; refused", client, count);
+      refuse_raw (self, dup (g_socket_get_fd (socket)), "too many connections from your address");
+      g_socket_close (socket, NULL);
+      return;
+    }
+  if (n_open (self) >= self->limits.max_connections && !make_room (self))
+    {
+      g_message ("%s: %u connections open, all busy; refused", client,
+                 self->limits.max_connections);
+      refuse_raw (self, dup (g_socket_get_fd (socket)), "the server is busy");
+      g_socket_close (socket, NULL);
+      return;
+    }
+
+  conn = g_new0 (Conn, 1);
+  conn->self = self;
+  conn->socket = g_object_ref (socket);
+  conn->remote = g_steal_pointer (&remote);
+  conn->client = g_steal_pointer (&client);
+  conn->state = CONN_WAITING;
+  conn->counted = TRUE;
+  set_deadline (conn, self->limits.header_timeout_ms);
+  g_queue_push_tail (&self->conns, conn);
+  conn->link = self->conns.tail;
+  g_hash_table_insert (self->per_client, g_strdup (conn->client), GUINT_TO_POINTER (count + 1));
+  conn->first_byte = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->first_byte, G_SOURCE_FUNC (on_first_byte), conn, NULL);
+  g_source_attach (conn->first_byte, NULL);
+}
+
+/* ---- accepting ---- */
+
+static void listeners_watch (NearbyConnections *self, gboolean on);
+
+static gboolean
+on_resume (gpointer user_data)
+{
+  NearbyConnections *self = user_data;
+
+  self->resume_id = 0;
+  listeners_watch (self, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* accept() failed for want of something (descriptors, memory): we wait a
+ * little, longer each time in a row, and accept again. Out of descriptors,
+ * the connection at the head of the backlog is first accepted on the spare
+ * descriptor and closed at once, so that its client gets an answer (a closed
+ * connection) instead of a hang. */
+static void
+back_off (NearbyConnections *self, GSocket *listening, gboolean out_of_descriptors, const char *why)
+{
+  int fd;
+
+  if (out_of_descriptors && self->spare_fd >= 0)
+    {
+      close (self->spare_fd);
+      fd = accept4 (g_socket_get_fd (listening), NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0)
+        {
+          close (fd);
+          self->shed++;
+        }
+      self->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+  if (self->backoff_ms == 0)
+    g_warning ("cannot accept connections (%s); trying again shortly", why);
+  self->backoff_ms = CLAMP (self->backoff_ms * 2, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+  listeners_watch (self, FALSE);
+  self->resume_id = g_timeout_add (self->backoff_ms, on_resume, self);
+}
+
+static gboolean
+on_incoming (GSocket *listening, GIOCondition condition, gpointer user_data)
+{
+  NearbyConnections *self = user_data;
+
+  for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GSocket) socket = g_socket_accept (listening, NULL, &error);
+
+      if (socket != NULL)
+        {
+          if (self->backoff_ms != 0)
+            {
+              g_message ("accepting connections again (%" G_GUINT64_FORMAT " refused meanwhile)",
+                         self->shed);
+              self->backoff_ms = 0;
+              self->shed = 0;
+            }
+          take (self, socket);
+          continue;
+        }
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+          || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+        continue; /* that one connection is gone, not the listener */
+      g_debug ("accept: %s", error->message);
+      back_off (self, listening,
+                g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES),
+                error->message);
+      return G_SOURCE_CONTINUE; /* its source is gone already */
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+listeners_watch (NearbyConnections *self, gboolean on)
+{
+  for (guint i = 0; i < self->listeners->len; i++)
+    {
+      Listener *listener = self->listeners->pdata[i];
+
+      if (listener->source != NULL)
+        {
+          g_source_destroy (listener->source);
+          g_clear_pointer (&listener->source, g_source_unref);
+        }
+      if (on)
+        {
+          listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
+          g_source_set_callback (listener->source, G_SOURCE_FUNC (on_incoming), self, NULL);
+          g_source_attach (listener->source, NULL);
+        }
+    }
+}
+
+static void
+listener_free (gpointer data)
+{
+  Listener *listener = data;
+
+  if (listener->source != NULL)
+    {
+      g_source_destroy (listener->source);
+      g_source_unref (listener->source);
+    }
+  g_socket_close (listener->socket, NULL);
+  g_object_unref (listener->socket);
+  g_free (listener);
+}
+
+/* ---- requests ---- */
+
+static void
+hold_body (NearbyConnections *self, SoupServerMessage *msg, const char *key, gsize more)
+{
+  gsize held = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), key));
+
+  g_object_set_data (G_OBJECT (msg), key, GSIZE_TO_POINTER (held + more));
+  self->body_held += more;
+}
+
+static void
+refuse_message (SoupServerMessage *msg, guint status, const char *text)
+{
+  g_autofree char *body = g_strconcat ("git-nearby: ", text, "\n", NULL);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, body,
+                                    strlen (body));
+  /* libsoup reads a body that was not asked for with "Expect: 100-continue"
+   * before it answers: let it read without keeping anything. Whatever of the
+   * body is still coming after the answer is discarded too, not reset. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  g_object_set_data (G_OBJECT (msg), LINGER_KEY, GINT_TO_POINTER (1));
+}
+
+/* A body announced as too large, or larger than the budget has room for, is
+ * refused before it is read. */
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  NearbyConnections *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  Conn *conn = conn_for_message (self, msg);
+  const char *client = soup_server_message_get_remote_host (msg);
+  goffset length;
+
+  if (conn != NULL && conn->state != CONN_CLOSING)
+    {
+      conn->state = CONN_BODY;
+      set_deadline (conn, self->limits.body_timeout_ms);
+    }
+  if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
+    return;
+  length = soup_message_headers_get_content_length (headers);
+  if ((guint64) length > self->limits.max_request_bytes)
+    {
+      g_autofree char *text = g_strdup_printf ("requests are limited to %zu MiB",
+                                               self->limits.max_request_bytes >> 20);
+
+      g_message ("%s: request body over %zu MiB; refused", client,
+                 self->limits.max_request_bytes >> 20);
+      refuse_message (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, text);
+      return;
+    }
+  if (self->body_held + length > self->limits.body_budget_bytes)
+    {
+      g_message ("%s: %zu MiB of request bodies held already; refused one of %" G_GOFFSET_FORMAT
+                 " bytes",
+                 client, self->body_held >> 20, length);
+      refuse_message (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                      "the server is busy; try again shortly");
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                    "5");
+      return;
+    }
+  /* Reserved whole now: what is announced may all be held. */
+  hold_body (self, msg, RESERVED_KEY, length);
+}
+
+/* A chunked body counts as it arrives, against the same limits. */
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  NearbyConnections *self = user_data;
+  Conn *conn = conn_for_message (self, msg);
+  gsize reserved = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), RESERVED_KEY));
+  gsize counted = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), COUNTED_KEY));
+  gsize len = g_bytes_get_size (chunk);
+
+  if (conn != NULL && conn->state == CONN_BODY)
+    set_deadline (conn, self->limits.body_timeout_ms);
+  /* Reserved at its headers, or refused and read only to be thrown away. */
+  if (reserved > 0 || g_object_get_data (G_OBJECT (msg), LINGER_KEY) != NULL)
+    return;
+  if (counted + len > self->limits.max_request_bytes
+      || self->body_held + len > self->limits.body_budget_bytes)
+    {
+      if (counted + len > self->limits.max_request_bytes)
+        g_message ("%s: request body over %zu MiB; closing the connection",
+                   soup_server_message_get_remote_host (msg), self->limits.max_request_bytes >> 20);
+      else
+        g_message ("%s: %zu MiB of request bodies held already; closing the connection",
+                   soup_server_message_get_remote_host (msg), self->body_held >> 20);
+      g_signal_handlers_disconnect_by_func (msg, on_got_chunk, user_data);
+      if (conn != NULL)
+        conn_drop (conn, "request body too large");
+      return;
+    }
+  hold_body (self, msg, COUNTED_KEY, len);
+}
+
+static void
+on_got_body (SoupServerMessage *msg, gpointer user_data)
+{
+  Conn *conn = conn_for_message (user_data, msg);
+
+  if (conn != NULL && conn->state == CONN_BODY)
+    {
+      conn->state = CONN_ACTIVE;
+      conn->deadline = 0; /* answers take what they take; packs send keepalives */
+    }
+}
+
+static void
+on_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  NearbyConnections *self = user_data;
+  Conn *conn = conn_for_message (self, msg);
+
+  self->body_held -= GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), RESERVED_KEY));
+  self->body_held -= GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), COUNTED_KEY));
+  g_object_set_data (G_OBJECT (msg), RESERVED_KEY, NULL);
+  g_object_set_data (G_OBJECT (msg), COUNTED_KEY, NULL);
+  g_signal_handlers_disconnect_by_data (msg, self);
+  if (conn == NULL)
+    return;
+  /* libsoup closes the connection right after this (Connection: close); a
+   * duplicate of the descriptor keeps the socket open for the lingering. */
+  if (g_object_get_data (G_OBJECT (msg), LINGER_KEY) != NULL && conn->state != CONN_CLOSING)
+    {
+      int fd = dup (g_socket_get_fd (conn->socket));
+
+      if (fd >= 0)
+        linger_start (self, fd);
+    }
+  conn_uncount (conn);
+  conn->state = CONN_CLOSING;
+  conn->deadline = g_get_monotonic_time () + (gint64) CLOSING_GRACE_MS * 1000;
+}
+
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  NearbyConnections *self = user_data;
+
+  /* One request per connection: see the header. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), self);
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), self);
+  g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), self);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_finished), self);
+}
+
+/* ---- the clock ---- */
+
+static gboolean
+on_sweep (gpointer user_data)
+{
+  NearbyConnections *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GList *next;
+
+  for (GList *l = self->conns.head; l != NULL; l = next)
+    {
+      Conn *conn = l->data;
+
+      next = l->next;
+      if (g_socket_is_closed (conn->socket))
+        {
+          conn_free (conn); /* libsoup is done with it */
+          continue;
+        }
+      if (conn->deadline == 0 || now < conn->deadline)
+        continue;
+      switch (conn->state)
+        {
+        case CONN_WAITING:
+        case CONN_HEADERS:
+          g_message ("%s: no complete request within %u ms; closing the connection", conn->client,
+                     self->limits.header_timeout_ms);
+          conn_drop (conn, "header timeout");
+          break;
+        case CONN_BODY:
+          g_message ("%s: the request body stalled for %u ms; closing the connection", conn->client,
+                     self->limits.body_timeout_ms);
+          conn_drop (conn, "body timeout");
+          break;
+        case CONN_CLOSING:
+          /* libsoup did not look at it: close it under libsoup, whose next
+           * look then fails cleanly on the closed GSocket. */
+          g_socket_close (conn->socket, NULL);
+          conn_free (conn);
+          break;
+        case CONN_ACTIVE:
+          break;
+        }
+    }
+  for (guint i = self->lingering->len; i > 0; i--)
+    {
+      Linger *linger = self->lingering->pdata[i - 1];
+
+      if (now >= linger->deadline)
+        g_ptr_array_remove_index_fast (self->lingering, i - 1);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- the object ---- */
+
+NearbyConnections *
+nearby_connections_new (SoupServer *server, const NearbyConnectionLimits *limits)
+{
+  NearbyConnections *self = g_new0 (NearbyConnections, 1);
+
+  self->server = g_object_ref (server);
+  self->limits = *limits;
+  self->limits.max_connections = MAX (self->limits.max_connections, 1);
+  self->limits.max_per_client
+      = CLAMP (self->limits.max_per_client, 1, self->limits.max_connections);
+  self->listeners = g_ptr_array_new_with_free_func (listener_free);
+  self->lingering = g_ptr_array_new_with_free_func (linger_free);
+  self->by_remote = g_hash_table_new (NULL, NULL);
+  self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init (&self->conns);
+  self->spare_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  self->request_started_id
+      = g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), self);
+  self->sweep_id = g_timeout_add (SWEEP_MS, on_sweep, self);
+  return self;
+}
+
+void
+nearby_connections_free (NearbyConnections *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  g_clear_handle_id (&self->resume_id, g_source_remove);
+  g_clear_signal_handler (&self->request_started_id, self->server);
+  g_ptr_array_unref (self->listeners);
+  while (!g_queue_is_empty (&self->conns))
+    {
+      Conn *conn = g_queue_peek_head (&self->conns);
+
+      g_socket_close (conn->socket, NULL);
+      conn_free (conn);
+    }
+  g_ptr_array_unref (self->lingering);
+  g_hash_table_unref (self->by_remote);
+  g_hash_table_unref (self->per_client);
+  if (self->spare_fd >= 0)
+    close (self->spare_fd);
+  g_object_unref (self->server);
+  g_free (self);
+}
+
+static GSocket *
+listening_socket (GInetAddress *address, guint16 port, GError **error)
+{
+  GSocketFamily family = g_inet_address_get_family (address);
+  g_autoptr (GSocket) socket
+      = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  g_autoptr (GSocketAddress) where = NULL;
+
+  if (socket == NULL)
+    return NULL;
+  /* "::" means IPv6 alone; IPv4 gets a socket of its own. */
+  if (family == G_SOCKET_FAMILY_IPV6
+      && !g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 1, error))
+    return NULL;
+  where = g_inet_socket_address_new (address, port);
+  g_socket_set_listen_backlog (socket, 512);
+  if (!g_socket_bind (socket, where, TRUE, error) || !g_socket_listen (socket, error))
+    return NULL;
+  g_socket_set_blocking (socket, FALSE);
+  return g_steal_pointer (&socket);
+}
+
+static void
+add_listener (NearbyConnections *self, GSocket *socket)
+{
+  Listener *listener = g_new0 (Listener, 1);
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (socket, NULL);
+
+  listener->socket = socket;
+  if (self->port == 0 && local != NULL)
+    self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  g_ptr_array_add (self->listeners, listener);
+  if (self->resume_id == 0)
+    {
+      listener->source = g_socket_create_source (socket, G_IO_IN, NULL);
+      g_source_set_callback (listener->source, G_SOURCE_FUNC (on_incoming), self, NULL);
+      g_source_attach (listener->source, NULL);
+    }
+}
+
+gboolean
+nearby_connections_listen (NearbyConnections *self, GInetAddress *address, guint16 port,
+                           GError **error)
+{
+  g_autoptr (GInetAddress) any6 = NULL;
+  g_autoptr (GInetAddress) any4 = NULL;
+  g_autoptr (GError) v6_error = NULL;
+  GSocket *socket;
+
+  if (port == 0)
+    port = self->port;
+  if (address != NULL)
+    {
+      if ((socket = listening_socket (address, port, error)) == NULL)
+        return FALSE;
+      add_listener (self, socket);
+      return TRUE;
+    }
+  /* Every address: IPv6 where the machine has it, IPv4 always. */
+  any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+  any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+  socket = listening_socket (any6, port, &v6_error);
+  if (socket != NULL)
+    {
+      add_listener (self, socket);
+      port = self->port;
+    }
+  else if (!g_error_matches (v6_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)
+           && !g_error_matches (v6_error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)
+           && !g_error_matches (v6_error, G_IO_ERROR, G_IO_ERROR_FAILED))
+    {
+      g_propagate_error (error, g_steal_pointer (&v6_error));
+      return FALSE;
+    }
+  if ((socket = listening_socket (any4, port, error)) == NULL)
+    return FALSE;
+  add_listener (self, socket);
+  return TRUE;
+}
+
+guint16
+nearby_connections_get_port (NearbyConnections *self)
+{
+  return self->port;
+}
+
+GStrv
+nearby_connections_get_uris (NearbyConnections *self)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; i < self->listeners->len; i++)
+    {
+      Listener *listener = self->listeners->pdata[i];
+      g_autoptr (GSocketAddress) local = g_socket_get_local_address (listener->socket, NULL);
+      g_autofree char *host = NULL;
+      g_autofree char *uri = NULL;
+      GInetSocketAddress *inet;
+
+      if (local == NULL)
+        continue;
+      inet = G_INET_SOCKET_ADDRESS (local);
+      host = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+      uri = g_strdup_printf (strchr (host, ':') != NULL ? "http://[%s]:%u/" : "http://%s:%u/", host,
+                             g_inet_socket_address_get_port (inet));
+      g_strv_builder_add (builder, uri);
+    }
+  return g_strv_builder_end (builder);
+}

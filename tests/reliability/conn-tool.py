@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""Raw connections to a git-nearby server on loopback, for the reliability
+tests: clients that close keep-alive connections, hold idle or slowloris
+connections, send partial or oversized bodies. Every loop is bounded in count
+and time; every address is on loopback (127.0.0.0/8)."""
+
+import argparse
+import select
+import socket
+import sys
+import time
+
+
+def connect(port, source=None, timeout=5.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if source:
+        s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def sources(spec, n):
+    """127.0.1.1-50 -> n addresses, round robin."""
+    base, _, last = spec.rpartition(".")
+    first, _, end = last.partition("-")
+    first, end = int(first), int(end or first)
+    span = end - first + 1
+    return ["%s.%d" % (base, first + i % span) for i in range(n)]
+
+
+def read_response(s, deadline):
+    data = b""
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        except OSError as e:
+            return data, "error: %s" % e.strerror
+        if not chunk:
+            return data, "closed"
+        data += chunk
+    return data, "timeout"
+
+
+def keepalive_closes(args):
+    """Requests on keep-alive connections that the client closes, and
+    connections closed before they said anything."""
+    request = b"GET /?format=json HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n\r\n"
+    ok = 0
+    deadline = time.monotonic() + args.seconds
+    for i in range(args.count):
+        if time.monotonic() > deadline:
+            break
+        s = connect(args.port)
+        if i % 2 == 0:
+            s.sendall(request)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            if head.startswith(b"HTTP/1.1 200"):
+                ok += 1
+        else:
+            ok += 1  # said nothing at all
+        s.close()
+    print("%d of %d" % (ok, args.count))
+
+
+def hold(args):
+    """Idle connections (no byte) and slowloris ones (a request line, then a
+    header byte a second), from the given source addresses; reports how many
+    the server closed."""
+    n = args.idle + args.slow
+    conns = {}
+    refused = 0
+    for i, src in enumerate(sources(args.sources, n)):
+        try:
+            s = connect(args.port, src)
+        except OSError:
+            refused += 1
+            continue
+        slow = i >= args.idle
+        if slow:
+            s.sendall(b"GET / HTTP/1.1\r\n")
+        s.setblocking(False)
+        conns[s.fileno()] = {"s": s, "slow": slow, "closed": False}
+    start = time.monotonic()
+    print("holding %d (%d not connected)" % (len(conns), refused), flush=True)
+    poll = select.poll()
+    for fd in conns:
+        poll.register(fd, select.POLLIN)
+    busy = 0
+    next_drip = start + 1.0
+    while time.monotonic() - start < args.seconds and any(not c["closed"] for c in conns.values()):
+        if time.monotonic() >= next_drip:
+            for c in conns.values():
+                if c["slow"] and not c["closed"]:
+                    try:
+                        c["s"].send(b"X")
+                    except OSError:
+                        pass
+            next_drip += 1.0
+        for fd, _ in poll.poll(200):
+            c = conns[fd]
+            try:
+                data = c["s"].recv(4096)
+            except OSError:
+                data = b""
+            if data.startswith(b"HTTP/1.1 503"):
+                busy += 1
+            c["closed"] = True
+            poll.unregister(fd)
+    closed = sum(1 for c in conns.values() if c["closed"])
+    print("closed %d of %d after %.1f s (%d with 503)" % (closed, len(conns), time.monotonic() - start, busy))
+    for c in conns.values():
+        c["s"].close()
+
+
+def partial_bodies(args):
+    """N bodies of SIZE bytes announced, all but the last byte sent; prints the
+    status each connection got back within the time given."""
+    conns = []
+    head = ("POST /x/git-upload-pack HTTP/1.1\r\nHost: t\r\n"
+            "Content-Type: application/x-git-upload-pack-request\r\n"
+            "Content-Length: %d\r\n\r\n" % args.size).encode()
+    for src in sources(args.sources, args.count):
+        s = connect(args.port, src)
+        s.sendall(head)
+        s.setblocking(False)
+        conns.append({"s": s, "left": args.size - 1, "status": None})
+    block = b"\0" * 65536
+    start = time.monotonic()
+    while time.monotonic() - start < args.seconds:
+        writers = [c["s"] for c in conns if c["left"] > 0 and c["status"] is None]
+        readers = [c["s"] for c in conns if c["status"] is None]
+        if not readers:
+            break
+        r, w, _ = select.select(readers, writers, [], 0.2)
+        for c in conns:
+            if c["s"] in w:
+                try:
+                    c["left"] -= c["s"].send(block[: min(len(block), c["left"])])
+                except OSError:
+                    c["status"] = "reset"
+            if c["s"] in r:
+                try:
+                    data = c["s"].recv(4096)
+                    c["status"] = data.split(b"\r\n")[0].decode() if data else "closed"
+                except OSError:
+                    c["status"] = "reset"
+    if args.hold:
+        print(" ".join(sorted(str(c["status"]) for c in conns)), flush=True)
+        time.sleep(args.hold)
+    else:
+        print(" ".join(sorted(str(c["status"]) for c in conns)))
+    for c in conns:
+        c["s"].close()
+
+
+def oversize(args):
+    """A body announced over the cap, sent on regardless (as curl would, up to
+    SENT bytes): the answer must still be readable."""
+    s = connect(args.port, timeout=10)
+    s.sendall(("POST /x/git-upload-pack HTTP/1.1\r\nHost: t\r\n"
+               "Content-Type: application/x-git-upload-pack-request\r\n"
+               "Content-Length: %d\r\n\r\n" % (40 << 20)).encode())
+    block = b"\0" * 65536
+    try:
+        for _ in range(args.sent // len(block)):
+            s.sendall(block)
+    except OSError as e:
+        pass  # the server stopped reading; what it said is still to be read
+    data, how = read_response(s, time.monotonic() + 10)
+    print(data.split(b"\r\n")[0].decode(errors="replace") or how)
+    body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+    print(body.decode(errors="replace").strip())
+
+
+def exhaust(args):
+    """Opens COUNT idle connections from the source addresses, holds them
+    SECONDS, closes them; prints how many connected."""
+    conns = []
+    for src in sources(args.sources, args.count):
+        try:
+            conns.append(connect(args.port, src, timeout=1))
+        except OSError:
+            pass
+    print("connected %d" % len(conns), flush=True)
+    time.sleep(args.seconds)
+    for s in conns:
+        s.close()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("keepalive-closes")
+    a.add_argument("port", type=int)
+    a.add_argument("count", type=int)
+    a.add_argument("--seconds", type=float, default=120)
+    a.set_defaults(func=keepalive_closes)
+    a = sub.add_parser("hold")
+    a.add_argument("port", type=int)
+    a.add_argument("--idle", type=int, default=0)
+    a.add_argument("--slow", type=int, default=0)
+    a.add_argument("--sources", default="127.0.1.1-50")
+    a.add_argument("--seconds", type=float, default=30)
+    a.set_defaults(func=hold)
+    a = sub.add_parser("partial-bodies")
+    a.add_argument("port", type=int)
+    a.add_argument("count", type=int)
+    a.add_argument("size", type=int)
+    a.add_argument("--sources", default="127.0.2.1-8")
+    a.add_argument("--seconds", type=float, default=20)
+    a.add_argument("--hold", type=float, default=0)
+    a.set_defaults(func=partial_bodies)
+    a = sub.add_parser("oversize")
+    a.add_argument("port", type=int)
+    a.add_argument("--sent", type=int, default=8 << 20)
+    a.set_defaults(func=oversize)
+    a = sub.add_parser("exhaust")
+    a.add_argument("port", type=int)
+    a.add_argument("count", type=int)
+    a.add_argument("--sources", default="127.0.3.1-8")
+    a.add_argument("--seconds", type=float, default=3)
+    a.set_defaults(func=exhaust)
+    args = p.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
