@@ -153,6 +153,17 @@ nearby_reach_parents (NearbyReach *reach, const git_oid *oid, GArray *parents)
   return TRUE;
 }
 
+gboolean
+nearby_reach_time (NearbyReach *reach, const git_oid *oid, gint64 *time)
+{
+  guint32 i = index_of (reach, oid);
+
+  if (i == NO_INDEX)
+    return FALSE;
+  *time = reach->times[i];
+  return TRUE;
+}
+
 /* ---- searches ---- */
 
 struct _NearbyReachSearch

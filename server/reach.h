@@ -26,6 +26,8 @@ guint nearby_reach_size (NearbyReach *reach);
 /* Appends the parents of @oid (those in the set) to @parents; FALSE if @oid
  * is not in the set. */
 gboolean nearby_reach_parents (NearbyReach *reach, const git_oid *oid, GArray *parents);
+/* The commit time of @oid; FALSE if @oid is not in the set. */
+gboolean nearby_reach_time (NearbyReach *reach, const git_oid *oid, gint64 *time);
 
 /* One request's questions "does this commit reach one the client has?",
  * as git's can_all_from_reach_with_flag() answers them for upload-pack's

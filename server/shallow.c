@@ -106,15 +106,38 @@ none_selected (GError **error)
   return FALSE;
 }
 
+/* The parents and commit time of @oid: from the reach set's graph when it
+ * has them (no commit is read on the main loop), else from the repository. */
+static gboolean
+commit_info (git_repository *repo, NearbyReach *reach, const git_oid *oid, GArray *parents,
+             gint64 *time, GError **error)
+{
+  g_autoptr (git_commit) commit = NULL;
+  int rc;
+
+  g_array_set_size (parents, 0);
+  if (reach != NULL && nearby_reach_time (reach, oid, time)
+      && nearby_reach_parents (reach, oid, parents))
+    return TRUE;
+  if ((rc = git_commit_lookup (&commit, repo, oid)) < 0)
+    return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
+  *time = git_commit_time (commit);
+  for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
+    g_array_append_val (parents, *git_commit_parent_id (commit, p));
+  return TRUE;
+}
+
 /* Commits from @wants that are newer than deepen-since and not excluded by
  * deepen-not; those with a parent left out are the boundary. */
 static gboolean
-walk_rev_list (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
+walk_rev_list (git_repository *repo, NearbyReach *reach, const NearbyDeepen *deepen, GArray *wants,
                GHashTable *complete, GArray *boundary, GError **error)
 {
   g_autoptr (GHashTable) included
       = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   g_autoptr (GQueue) queue = g_queue_new ();
+  g_autoptr (GArray) parents = g_array_new (FALSE, FALSE, sizeof (git_oid));
+  g_autoptr (GArray) grandparents = g_array_new (FALSE, FALSE, sizeof (git_oid));
   GHashTableIter iter;
   gpointer key;
 
@@ -128,26 +151,25 @@ walk_rev_list (git_repository *repo, const NearbyDeepen *deepen, GArray *wants,
   while (!g_queue_is_empty (queue))
     {
       g_autofree git_oid *oid = g_queue_pop_head (queue);
-      g_autoptr (git_commit) commit = NULL;
       gboolean cut = FALSE;
-      int rc;
+      gint64 time;
 
       if (g_hash_table_contains (included, oid))
         continue;
-      if ((rc = git_commit_lookup (&commit, repo, oid)) < 0)
-        return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
-      if (deepen->since != 0 && git_commit_time (commit) < deepen->since)
+      if (!commit_info (repo, reach, oid, parents, &time, error))
+        return FALSE;
+      if (deepen->since != 0 && time < deepen->since)
         continue;
       g_hash_table_add (included, g_memdup2 (oid, sizeof (git_oid)));
 
-      for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
+      for (guint p = 0; p < parents->len; p++)
         {
-          const git_oid *parent = git_commit_parent_id (commit, p);
-          g_autoptr (git_commit) parent_commit = NULL;
+          const git_oid *parent = &g_array_index (parents, git_oid, p);
+          gint64 parent_time;
 
-          if ((rc = git_commit_lookup (&parent_commit, repo, parent)) < 0)
-            return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (parent));
-          if (deepen->since != 0 && git_commit_time (parent_commit) < deepen->since)
+          if (!commit_info (repo, reach, parent, grandparents, &parent_time, error))
+            return FALSE;
+          if (deepen->since != 0 && parent_time < deepen->since)
             cut = TRUE;
           else
             g_queue_push_tail (queue, g_memdup2 (parent, sizeof (git_oid)));
@@ -192,7 +214,7 @@ nearby_shallow_compute (git_repository *repo, NearbyReach *reach, const NearbyDe
       if (!ok)
         return FALSE;
     }
-  else if (!walk_rev_list (repo, deepen, wants, complete, boundary, error))
+  else if (!walk_rev_list (repo, reach, deepen, wants, complete, boundary, error))
     return FALSE;
 
   g_autoptr (GHashTable) shallow_set = oid_set (shallows);
