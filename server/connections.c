@@ -33,8 +33,7 @@
 #define CLOSING_GRACE_MS 2000
 
 #define LINGER_KEY "nearby-linger"
-#define RESERVED_KEY "nearby-body-reserved"
-#define COUNTED_KEY "nearby-body-counted"
+#define HELD_KEY "nearby-body-held"
 
 typedef enum
 {
@@ -57,8 +56,7 @@ typedef struct
   ConnState state;
   gint64 deadline; /* monotonic µs; 0: none */
   GSource *first_byte;
-  GList *link;      /* in self->conns */
-  gboolean counted; /* in self->per_client: until its request is done */
+  GList *link; /* in self->conns */
 } Conn;
 
 typedef struct
@@ -82,7 +80,8 @@ struct _NearbyConnections
   GPtrArray *listeners;   /* Listener */
   GQueue conns;           /* Conn, oldest first */
   GHashTable *by_remote;  /* GSocketAddress* (as libsoup hands it back) -> Conn */
-  GHashTable *per_client; /* client text -> count */
+  GHashTable *per_client; /* client text -> its connections not CONN_CLOSING */
+  guint n_open;           /* connections not CONN_CLOSING */
   GPtrArray *lingering;   /* Linger */
   guint16 port;
   guint sweep_id;
@@ -172,10 +171,11 @@ linger_start (NearbyConnections *self, int fd)
   g_ptr_array_add (self->lingering, linger);
 }
 
-/* Answers @fd (not yet libsoup's) with a short 503 and closes it lingeringly. */
+/* Answers @socket (not libsoup's) with a short 503 and closes it lingeringly. */
 static void
-refuse_raw (NearbyConnections *self, int fd, const char *why)
+refuse_raw (NearbyConnections *self, GSocket *socket, const char *why)
 {
+  int fd = dup (g_socket_get_fd (socket));
   g_autofree char *body = g_strdup_printf ("git-nearby: %s; try again shortly\n", why);
   g_autofree char *response = g_strdup_printf ("HTTP/1.1 503 Service Unavailable\r\n"
                                                "Content-Type: text/plain; charset=utf-8\r\n"
@@ -185,23 +185,23 @@ refuse_raw (NearbyConnections *self, int fd, const char *why)
                                                strlen (body), body);
 
   /* A fresh socket's send buffer takes this at once; if not, never mind. */
-  (void) !send (fd, response, strlen (response), MSG_DONTWAIT | MSG_NOSIGNAL);
+  g_socket_close (socket, NULL);
+  if (fd >= 0)
+    (void) !send (fd, response, strlen (response), MSG_DONTWAIT | MSG_NOSIGNAL);
   linger_start (self, fd);
 }
 
 /* ---- connections ---- */
 
-/* A connection counts against its client's share until its request is done
- * or it is being closed, not until libsoup gets round to closing it. */
+/* A connection counts against the caps until its request is done or it is
+ * being closed, not until libsoup gets round to closing it. */
 static void
 conn_uncount (Conn *conn)
 {
   NearbyConnections *self = conn->self;
   guint count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, conn->client));
 
-  if (!conn->counted)
-    return;
-  conn->counted = FALSE;
+  self->n_open--;
   if (count > 1)
     g_hash_table_insert (self->per_client, g_strdup (conn->client), GUINT_TO_POINTER (count - 1));
   else
@@ -209,11 +209,30 @@ conn_uncount (Conn *conn)
 }
 
 static void
+set_deadline (Conn *conn, guint ms)
+{
+  conn->deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+}
+
+/* libsoup has (or is about to) let go of @conn; it is freed once its socket
+ * is closed, or closed under libsoup after a grace period. */
+static void
+conn_closing (Conn *conn)
+{
+  if (conn->state == CONN_CLOSING)
+    return;
+  conn_uncount (conn);
+  conn->state = CONN_CLOSING;
+  set_deadline (conn, CLOSING_GRACE_MS);
+}
+
+static void
 conn_free (Conn *conn)
 {
   NearbyConnections *self = conn->self;
 
-  conn_uncount (conn);
+  if (conn->state != CONN_CLOSING)
+    conn_uncount (conn);
   g_hash_table_remove (self->by_remote, conn->remote);
   g_queue_delete_link (&self->conns, conn->link);
   if (conn->first_byte != NULL)
@@ -243,9 +262,7 @@ conn_drop (Conn *conn, const char *why)
   if (conn->state == CONN_CLOSING)
     return;
   shutdown (g_socket_get_fd (conn->socket), SHUT_RDWR);
-  conn_uncount (conn);
-  conn->state = CONN_CLOSING;
-  conn->deadline = g_get_monotonic_time () + (gint64) CLOSING_GRACE_MS * 1000;
+  conn_closing (conn);
 }
 
 static Conn *
@@ -254,12 +271,6 @@ conn_for_message (NearbyConnections *self, SoupServerMessage *msg)
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
 
   return remote != NULL ? g_hash_table_lookup (self->by_remote, remote) : NULL;
-}
-
-static void
-set_deadline (Conn *conn, guint ms)
-{
-  conn->deadline = g_get_monotonic_time () + (gint64) ms * 1000;
 }
 
 static gboolean
@@ -308,17 +319,6 @@ make_room (NearbyConnections *self)
   return FALSE;
 }
 
-static guint
-n_open (NearbyConnections *self)
-{
-  guint n = 0;
-
-  for (GList *l = self->conns.head; l != NULL; l = l->next)
-    if (((Conn *) l->data)->state != CONN_CLOSING)
-      n++;
-  return n;
-}
-
 static void
 take (NearbyConnections *self, GSocket *socket)
 {
@@ -338,16 +338,14 @@ take (NearbyConnections *self, GSocket *socket)
   if (count >= self->limits.max_per_client)
     {
       g_message ("%s: %u connections open from this address already; refused", client, count);
-      refuse_raw (self, dup (g_socket_get_fd (socket)), "too many connections from your address");
-      g_socket_close (socket, NULL);
+      refuse_raw (self, socket, "too many connections from your address");
       return;
     }
-  if (n_open (self) >= self->limits.max_connections && !make_room (self))
+  if (self->n_open >= self->limits.max_connections && !make_room (self))
     {
       g_message ("%s: %u connections open, all busy; refused", client,
                  self->limits.max_connections);
-      refuse_raw (self, dup (g_socket_get_fd (socket)), "the server is busy");
-      g_socket_close (socket, NULL);
+      refuse_raw (self, socket, "the server is busy");
       return;
     }
 
@@ -357,7 +355,7 @@ take (NearbyConnections *self, GSocket *socket)
   conn->remote = g_steal_pointer (&remote);
   conn->client = g_steal_pointer (&client);
   conn->state = CONN_WAITING;
-  conn->counted = TRUE;
+  self->n_open++;
   set_deadline (conn, self->limits.header_timeout_ms);
   g_queue_push_tail (&self->conns, conn);
   conn->link = self->conns.tail;
@@ -445,25 +443,28 @@ on_incoming (GSocket *listening, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Accepting on @listener, or not. */
+static void
+listener_watch (NearbyConnections *self, Listener *listener, gboolean on)
+{
+  if (listener->source != NULL)
+    {
+      g_source_destroy (listener->source);
+      g_clear_pointer (&listener->source, g_source_unref);
+    }
+  if (on)
+    {
+      listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
+      g_source_set_callback (listener->source, G_SOURCE_FUNC (on_incoming), self, NULL);
+      g_source_attach (listener->source, NULL);
+    }
+}
+
 static void
 listeners_watch (NearbyConnections *self, gboolean on)
 {
   for (guint i = 0; i < self->listeners->len; i++)
-    {
-      Listener *listener = self->listeners->pdata[i];
-
-      if (listener->source != NULL)
-        {
-          g_source_destroy (listener->source);
-          g_clear_pointer (&listener->source, g_source_unref);
-        }
-      if (on)
-        {
-          listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
-          g_source_set_callback (listener->source, G_SOURCE_FUNC (on_incoming), self, NULL);
-          g_source_attach (listener->source, NULL);
-        }
-    }
+    listener_watch (self, self->listeners->pdata[i], on);
 }
 
 static void
@@ -483,12 +484,17 @@ listener_free (gpointer data)
 
 /* ---- requests ---- */
 
-static void
-hold_body (NearbyConnections *self, SoupServerMessage *msg, const char *key, gsize more)
+/* What of the budget @msg holds. */
+static gsize
+held_body (SoupServerMessage *msg)
 {
-  gsize held = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), key));
+  return GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), HELD_KEY));
+}
 
-  g_object_set_data (G_OBJECT (msg), key, GSIZE_TO_POINTER (held + more));
+static void
+hold_body (NearbyConnections *self, SoupServerMessage *msg, gsize more)
+{
+  g_object_set_data (G_OBJECT (msg), HELD_KEY, GSIZE_TO_POINTER (held_body (msg) + more));
   self->body_held += more;
 }
 
@@ -548,7 +554,7 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
       return;
     }
   /* Reserved whole now: what is announced may all be held. */
-  hold_body (self, msg, RESERVED_KEY, length);
+  hold_body (self, msg, length);
 }
 
 /* A chunked body counts as it arrives, against the same limits. */
@@ -557,14 +563,15 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
 {
   NearbyConnections *self = user_data;
   Conn *conn = conn_for_message (self, msg);
-  gsize reserved = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), RESERVED_KEY));
-  gsize counted = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), COUNTED_KEY));
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  gsize counted = held_body (msg);
   gsize len = g_bytes_get_size (chunk);
 
   if (conn != NULL && conn->state == CONN_BODY)
     set_deadline (conn, self->limits.body_timeout_ms);
   /* Reserved at its headers, or refused and read only to be thrown away. */
-  if (reserved > 0 || g_object_get_data (G_OBJECT (msg), LINGER_KEY) != NULL)
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
+      || g_object_get_data (G_OBJECT (msg), LINGER_KEY) != NULL)
     return;
   if (counted + len > self->limits.max_request_bytes
       || self->body_held + len > self->limits.body_budget_bytes)
@@ -580,7 +587,7 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
         conn_drop (conn, "request body too large");
       return;
     }
-  hold_body (self, msg, COUNTED_KEY, len);
+  hold_body (self, msg, len);
 }
 
 static void
@@ -601,10 +608,8 @@ on_finished (SoupServerMessage *msg, gpointer user_data)
   NearbyConnections *self = user_data;
   Conn *conn = conn_for_message (self, msg);
 
-  self->body_held -= GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), RESERVED_KEY));
-  self->body_held -= GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), COUNTED_KEY));
-  g_object_set_data (G_OBJECT (msg), RESERVED_KEY, NULL);
-  g_object_set_data (G_OBJECT (msg), COUNTED_KEY, NULL);
+  self->body_held -= held_body (msg);
+  g_object_set_data (G_OBJECT (msg), HELD_KEY, NULL);
   g_signal_handlers_disconnect_by_data (msg, self);
   if (conn == NULL)
     return;
@@ -617,9 +622,7 @@ on_finished (SoupServerMessage *msg, gpointer user_data)
       if (fd >= 0)
         linger_start (self, fd);
     }
-  conn_uncount (conn);
-  conn->state = CONN_CLOSING;
-  conn->deadline = g_get_monotonic_time () + (gint64) CLOSING_GRACE_MS * 1000;
+  conn_closing (conn);
 }
 
 static void
@@ -771,12 +774,7 @@ add_listener (NearbyConnections *self, GSocket *socket)
   if (self->port == 0 && local != NULL)
     self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
   g_ptr_array_add (self->listeners, listener);
-  if (self->resume_id == 0)
-    {
-      listener->source = g_socket_create_source (socket, G_IO_IN, NULL);
-      g_source_set_callback (listener->source, G_SOURCE_FUNC (on_incoming), self, NULL);
-      g_source_attach (listener->source, NULL);
-    }
+  listener_watch (self, listener, self->resume_id == 0);
 }
 
 gboolean
