@@ -301,6 +301,7 @@ start_resolvers (Browse *b)
           /* Never to be answered: it no longer holds the browse up. */
           copy->answered = TRUE;
           b->pending--;
+          maybe_done (b);
           continue;
         }
       b->active++;
@@ -341,6 +342,9 @@ on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtoc
       g_debug ("cannot resolve '%s': %s", shown, avahi_strerror (error));
       if (error == AVAHI_ERR_TOO_MANY_OBJECTS)
         note_refused (b, error);
+      /* A failed resolver still counts against Avahi's objects per client. */
+      avahi_service_resolver_free (copy->resolver);
+      copy->resolver = NULL;
       maybe_done (b);
       return;
     }
@@ -384,8 +388,9 @@ on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtoc
         note_refused (b, AVAHI_ERR_TOO_MANY_OBJECTS);
     }
 
-  /* A browse that ends does not need the resolver any more. */
-  if (!b->watch)
+  /* A browse that ends, or one that follows the TXT record, does not need
+   * the resolver any more (and it counts against Avahi's objects). */
+  if (!b->watch || copy->txt_browser != NULL)
     {
       avahi_service_resolver_free (copy->resolver);
       copy->resolver = NULL;
@@ -786,6 +791,9 @@ static void
 drop_dead_twins (GPtrArray *services)
 {
   g_autoptr (GPtrArray) dead = g_ptr_array_new ();
+  /* Each probe may take seconds: a flood of twins is left to the "pick one"
+   * error rather than probed one by one. */
+  guint probes_left = 8;
 
   for (guint i = 0; i < services->len; i++)
     {
@@ -799,7 +807,7 @@ drop_dead_twins (GPtrArray *services)
           twin = i != j && strcmp (s->name, t->name) == 0
                  && g_ascii_strcasecmp (s->host, t->host) == 0;
         }
-      if (twin && !answers (s))
+      if (twin && probes_left > 0 && (probes_left--, !answers (s)))
         g_ptr_array_add (dead, services->pdata[i]);
     }
   for (guint i = 0; i < dead->len; i++)

@@ -138,7 +138,9 @@ trim_memory (NearbyPackJob *job)
     return;
   for (guint i = 0; i < job->readers_list->len; i++)
     low = MIN (low, ((NearbyPackReader *) job->readers_list->pdata[i])->offset);
-  if (low > job->mem_start)
+  /* In steps of a quarter of the buffer: each drop moves what is left. */
+  if (low >= job->mem_start + MEMORY_MAX / 4
+      || (low > job->mem_start && low == nearby_pack_job_get_size (job)))
     {
       drop = low - job->mem_start;
       g_byte_array_remove_range (job->mem, 0, drop);
@@ -526,7 +528,10 @@ job_keep (NearbyPackJob *job)
   job->path = g_strdup (job->final_path);
   /* After the rename, which changes the ctime. */
   if (fstat (job->fd, &st) != 0 || (guint64) st.st_size != job->file_size)
-    return;
+    {
+      g_unlink (job->final_path); /* no entry would account for it */
+      return;
+    }
   entry = g_new0 (Entry, 1);
   entry_set_identity (entry, &st);
   entry->verified = TRUE;
@@ -875,7 +880,7 @@ nearby_pack_cache_get (NearbyPackCache *cache, const NearbyPackPlan *plan, const
   if (entry != NULL)
     {
       int fd = open (job->final_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      struct stat st;
+      struct stat st = { 0 };
       const char *why = "gone";
       gboolean good = FALSE;
 

@@ -49,6 +49,7 @@ struct _NearbyPublisher
   guint16 port;
   GHashTable *entries; /* name -> Entry, at most MAX_ANNOUNCED */
   gboolean said_cap;   /* the one warning that not every branch is announced */
+  guint unreadable;    /* branches passed over at the last full sync: no tip to read */
 };
 
 static void register_entry (NearbyPublisher *self, Entry *entry);
@@ -248,6 +249,7 @@ sync_services (NearbyPublisher *self)
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) wanted_free);
   GHashTableIter iter;
   gpointer key, value;
+  guint skipped = 0;
 
   for (guint i = 0; i < branches->len && g_hash_table_size (wanted) < MAX_ANNOUNCED; i++)
     {
@@ -258,8 +260,13 @@ sync_services (NearbyPublisher *self)
       if (w->txt != NULL)
         g_hash_table_insert (wanted, branch->name, w);
       else
-        wanted_free (w);
+        {
+          wanted_free (w);
+          skipped++;
+        }
     }
+  /* Their refs may come back with no change to the catalog. */
+  self->unreadable = skipped;
   if (branches->len > MAX_ANNOUNCED)
     {
       /* Once: the same is true at every later sync. */
@@ -313,7 +320,7 @@ sync_tips (NearbyPublisher *self)
 {
   GHashTableIter iter;
   gpointer value;
-  gboolean resync = FALSE;
+  gboolean resync = self->unreadable > 0;
   gint64 start = g_get_monotonic_time ();
   guint moved = 0;
 
