@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "identity.h"
 #include "name.h"
 #include "nearby-error.h"
 #include "untrusted.h"
@@ -14,6 +15,27 @@ nearby_txt_clear (NearbyTxt *txt)
   g_clear_pointer (&txt->ref, g_free);
   g_clear_pointer (&txt->head, g_free);
   g_clear_pointer (&txt->repo, g_free);
+  g_clear_pointer (&txt->key, g_free);
+  g_clear_pointer (&txt->owner, g_free);
+  g_clear_pointer (&txt->subject, g_free);
+}
+
+/* @s made valid UTF-8 and cut on a character boundary to at most @max
+ * bytes; NULL stays NULL. */
+static char *
+cut_utf8 (const char *s, gsize max)
+{
+  g_autofree char *valid = NULL;
+  const char *end;
+
+  if (s == NULL)
+    return NULL;
+  valid = g_utf8_make_valid (s, -1);
+  if (strlen (valid) <= max)
+    return g_steal_pointer (&valid);
+  end = g_utf8_find_prev_char (valid, valid + max + 1);
+  /* end is the start of the character that crosses max (or starts at it) */
+  return g_strndup (valid, end != NULL ? (gsize) (end - valid) : 0);
 }
 
 static void
@@ -27,11 +49,29 @@ add_pair (GStrvBuilder *builder, const char *key, const char *value)
   g_strv_builder_add (builder, pair);
 }
 
+/* Adds "@key=@value" with @value cut to what is left of the record, and
+ * to @max; nothing when not even a few bytes of it fit. */
+static void
+add_cut_pair (GStrvBuilder *builder, gsize *total, const char *key, const char *value, gsize max)
+{
+  gsize overhead = 1 + strlen (key) + 1;
+  g_autofree char *cut = NULL;
+
+  if (value == NULL || *total + overhead + 8 >= NEARBY_TXT_MAX_BYTES)
+    return;
+  cut = cut_utf8 (value, MIN (max, NEARBY_TXT_MAX_BYTES - 1 - *total - overhead));
+  if (*cut == '\0')
+    return;
+  add_pair (builder, key, cut);
+  *total += overhead + strlen (cut);
+}
+
 GStrv
 nearby_txt_encode (const NearbyTxt *txt, GError **error)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) strings = NULL;
+  g_auto (GStrv) required = NULL;
   gsize total = 0;
 
   /* GLib 2.74 has no g_strv_builder_take() yet. */
@@ -41,10 +81,11 @@ nearby_txt_encode (const NearbyTxt *txt, GError **error)
   add_pair (builder, "ref", txt->ref);
   add_pair (builder, "head", txt->head);
   add_pair (builder, "repo", txt->repo);
-  strings = g_strv_builder_end (builder);
+  add_pair (builder, "key", txt->key);
+  required = g_strv_builder_end (builder);
 
   /* Each string costs a length byte on the wire. */
-  for (char **s = strings; *s != NULL; s++)
+  for (char **s = required; *s != NULL; s++)
     {
       if (strlen (*s) > 255)
         {
@@ -60,6 +101,11 @@ nearby_txt_encode (const NearbyTxt *txt, GError **error)
                    total, txt->name);
       return NULL;
     }
+  /* What is shown only gets what room is left. */
+  g_strv_builder_addv (builder, (const char **) required);
+  add_cut_pair (builder, &total, "owner", txt->owner, NEARBY_TXT_OWNER_MAX_BYTES);
+  add_cut_pair (builder, &total, "subject", txt->subject, NEARBY_TXT_SUBJECT_MAX_BYTES);
+  strings = g_strv_builder_end (builder);
   return g_steal_pointer (&strings);
 }
 
@@ -101,6 +147,12 @@ nearby_txt_decode (const char *const *strings, NearbyTxt *txt, GError **error)
         field = &txt->head;
       else if (strcmp (key, "repo") == 0)
         field = &txt->repo;
+      else if (strcmp (key, "key") == 0)
+        field = &txt->key;
+      else if (strcmp (key, "owner") == 0)
+        field = &txt->owner;
+      else if (strcmp (key, "subject") == 0)
+        field = &txt->subject;
       /* The first of repeated keys counts (RFC 6763 §6.4). */
       if (field != NULL && *field == NULL)
         *field = g_strdup (eq + 1);
@@ -153,5 +205,16 @@ nearby_txt_decode (const char *const *strings, NearbyTxt *txt, GError **error)
     g_clear_pointer (&txt->head, g_free);
   if (txt->repo != NULL && !is_hex_id (txt->repo))
     g_clear_pointer (&txt->repo, g_free);
+  if (txt->key != NULL && !nearby_key_is_valid (txt->key))
+    g_clear_pointer (&txt->key, g_free);
+  {
+    char *owner = cut_utf8 (txt->owner, NEARBY_TXT_OWNER_MAX_BYTES);
+    char *subject = cut_utf8 (txt->subject, NEARBY_TXT_SUBJECT_MAX_BYTES);
+
+    g_free (txt->owner);
+    txt->owner = owner != NULL && *owner != '\0' ? owner : (g_free (owner), NULL);
+    g_free (txt->subject);
+    txt->subject = subject != NULL && *subject != '\0' ? subject : (g_free (subject), NULL);
+  }
   return TRUE;
 }
