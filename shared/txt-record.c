@@ -49,6 +49,17 @@ add_pair (GStrvBuilder *builder, const char *key, const char *value)
   g_strv_builder_add (builder, pair);
 }
 
+/* Adds "@key=@value" when it fits in what is left of the record. */
+static void
+add_if_room (GStrvBuilder *builder, gsize *total, const char *key, const char *value)
+{
+  if (value != NULL && *total + 1 + strlen (key) + 1 + strlen (value) < NEARBY_TXT_MAX_BYTES)
+    {
+      add_pair (builder, key, value);
+      *total += 1 + strlen (key) + 1 + strlen (value);
+    }
+}
+
 /* Adds "@key=@value" with @value cut to what is left of the record, and
  * to @max; nothing when not even a few bytes of it fit. */
 static void
@@ -74,13 +85,12 @@ nearby_txt_encode (const NearbyTxt *txt, GError **error)
   g_auto (GStrv) required = NULL;
   gsize total = 0;
 
-  /* GLib 2.74 has no g_strv_builder_take() yet. */
+  /* GLib 2.74 has no g_strv_builder_take() yet. The key is required when
+   * there is one: without it a pinned remote cannot find its branch. */
   g_strv_builder_add (builder, "txtvers=" NEARBY_TXT_VERSION);
   add_pair (builder, "name", txt->name);
   add_pair (builder, "path", txt->path);
   add_pair (builder, "ref", txt->ref);
-  add_pair (builder, "head", txt->head);
-  add_pair (builder, "repo", txt->repo);
   add_pair (builder, "key", txt->key);
   required = g_strv_builder_end (builder);
 
@@ -101,8 +111,12 @@ nearby_txt_encode (const NearbyTxt *txt, GError **error)
                    total, txt->name);
       return NULL;
     }
-  /* What is shown only gets what room is left. */
+  /* The rest gets the room that is left, in this order: a name of 63
+   * bytes of non-ASCII letters has a path of 189 bytes, and then the root
+   * commit may not fit. */
   g_strv_builder_addv (builder, (const char **) required);
+  add_if_room (builder, &total, "head", txt->head);
+  add_if_room (builder, &total, "repo", txt->repo);
   add_cut_pair (builder, &total, "owner", txt->owner, NEARBY_TXT_OWNER_MAX_BYTES);
   add_cut_pair (builder, &total, "subject", txt->subject, NEARBY_TXT_SUBJECT_MAX_BYTES);
   strings = g_strv_builder_end (builder);

@@ -8,8 +8,9 @@
  * is the server's identity (identity.h) and owner the name its owner chose
  * to show (never an e-mail address): both are hints that anyone can copy;
  * the TLS handshake is what proves a key. Keys are at most 9 characters;
- * the whole record stays under 400 bytes, for which owner and subject are
- * cut (on a UTF-8 boundary) or left out. Clients before key, owner and
+ * the whole record stays under 400 bytes: txtvers, name, path, ref and key
+ * must fit; head and repo are added whole if they fit, then owner and
+ * subject cut (on a UTF-8 boundary) to what room is left. Clients before key, owner and
  * subject ignore them, so txtvers stays 1. */
 #pragma once
 
@@ -39,8 +40,8 @@ typedef struct
 void nearby_txt_clear (NearbyTxt *txt);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyTxt, nearby_txt_clear)
 
-/* "key=value" strings, txtvers first; fails if the record would be too
- * large even without owner and subject. */
+/* "key=value" strings, txtvers first; fails if the required ones do not
+ * fit. */
 GStrv nearby_txt_encode (const NearbyTxt *txt, GError **error);
 
 /* Reads "key=value" strings. Unknown keys are ignored; a missing or other

@@ -33,6 +33,124 @@ test_round_trip (void)
   g_assert_cmpstr (out.repo, ==, ROOT);
 }
 
+#define KEY "sha256//1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw="
+
+static void
+test_identity_keys (void)
+{
+  NearbyTxt in = { .name = "webapp/fix-login",
+                   .path = "/webapp/fix-login",
+                   .ref = "refs/heads/fix-login",
+                   .head = HEAD,
+                   .repo = ROOT,
+                   .key = KEY,
+                   .owner = "Alice Smith",
+                   .subject = "Fix the login form" };
+  g_auto (NearbyTxt) out = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) strings = nearby_txt_encode (&in, &error);
+  gsize total = 0;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (strings[0], ==, "txtvers=1");
+  for (char **s = strings; *s != NULL; s++)
+    {
+      g_assert_cmpint (strchr (*s, '=') - *s, <=, 9);
+      total += 1 + strlen (*s);
+    }
+  g_assert_cmpuint (total, <, 400);
+  g_assert_true (g_strv_contains ((const char *const *) strings, "key=" KEY));
+  g_assert_true (g_strv_contains ((const char *const *) strings, "owner=Alice Smith"));
+  g_assert_true (nearby_txt_decode ((const char *const *) strings, &out, &error));
+  g_assert_cmpstr (out.key, ==, KEY);
+  g_assert_cmpstr (out.owner, ==, "Alice Smith");
+  g_assert_cmpstr (out.subject, ==, "Fix the login form");
+  g_assert_cmpstr (out.head, ==, HEAD);
+}
+
+/* What an old client does with the new record: the v1 schema with keys it
+ * does not know. And what we do with keys from the future. */
+static void
+test_unknown_keys (void)
+{
+  const char *future[]
+      = { "txtvers=1", "name=a/b",  "path=/a/b", "ref=refs/heads/b", "key=" KEY, "colour=blue",
+          "sig=abc",   "owner=Bob", NULL };
+  const char *bad_values[]
+      = { "txtvers=1", "name=a/b", "path=/a/b", "key=sha256//short=", "owner=\xff\xfe\x1b[31m",
+          "subject=",  NULL };
+  g_auto (NearbyTxt) out = { 0 };
+  g_auto (NearbyTxt) bad = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (nearby_txt_decode (future, &out, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (out.key, ==, KEY);
+  g_assert_cmpstr (out.owner, ==, "Bob");
+  g_assert_null (out.subject);
+
+  g_assert_true (nearby_txt_decode (bad_values, &bad, &error));
+  g_assert_null (bad.key);
+  g_assert_true (g_utf8_validate (bad.owner, -1, NULL));
+  g_assert_null (bad.subject);
+}
+
+/* Owner and subject take only the room that is left, cut on a character
+ * boundary; the key is never what gives way. */
+static void
+test_cut_to_fit (void)
+{
+  GString *long_owner = g_string_new ("x"); /* so that byte 48 is inside a character */
+  g_autofree char *owner = NULL;
+  g_autofree char *name = g_strnfill (63, 'n');
+  g_autofree char *path = g_strnfill (189, 'x');
+  g_autoptr (GError) error = NULL;
+
+  for (int i = 0; i < 40; i++)
+    g_string_append (long_owner, "\xc3\xa9"); /* é: two bytes */
+  owner = g_string_free (long_owner, FALSE);
+  path[0] = '/';
+  {
+    NearbyTxt in = { .name = "a/b",
+                     .path = "/a/b",
+                     .ref = "refs/heads/b",
+                     .key = KEY,
+                     .owner = owner,
+                     .subject = owner };
+    g_auto (GStrv) strings = nearby_txt_encode (&in, &error);
+    g_auto (NearbyTxt) out = { 0 };
+
+    g_assert_no_error (error);
+    g_assert_true (nearby_txt_decode ((const char *const *) strings, &out, &error));
+    g_assert_cmpuint (strlen (out.owner), <=, NEARBY_TXT_OWNER_MAX_BYTES);
+    g_assert_cmpuint (strlen (out.owner), ==, 47);
+    g_assert_true (g_utf8_validate (out.owner, -1, NULL));
+    g_assert_true (g_str_has_prefix (owner, out.owner));
+    g_assert_cmpuint (strlen (out.subject), ==, 71);
+  }
+  {
+    /* The largest name there is: key kept, repo left out, owner cut. */
+    NearbyTxt in = { .name = name,
+                     .path = path,
+                     .ref = "refs/heads/x",
+                     .head = HEAD,
+                     .repo = ROOT,
+                     .key = KEY,
+                     .owner = owner,
+                     .subject = owner };
+    g_auto (GStrv) strings = nearby_txt_encode (&in, &error);
+    gsize total = 0;
+
+    g_assert_no_error (error);
+    for (char **s = strings; *s != NULL; s++)
+      total += 1 + strlen (*s);
+    g_assert_cmpuint (total, <, 400);
+    g_assert_true (g_strv_contains ((const char *const *) strings, "key=" KEY));
+    g_assert_true (g_strv_contains ((const char *const *) strings, "head=" HEAD));
+    g_assert_false (g_strv_contains ((const char *const *) strings, "repo=" ROOT));
+  }
+}
+
 static void
 test_unborn (void)
 {
@@ -230,6 +348,9 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/txt/round-trip", test_round_trip);
+  g_test_add_func ("/txt/identity-keys", test_identity_keys);
+  g_test_add_func ("/txt/unknown-keys", test_unknown_keys);
+  g_test_add_func ("/txt/cut-to-fit", test_cut_to_fit);
   g_test_add_func ("/txt/unborn", test_unborn);
   g_test_add_func ("/txt/size-limit", test_size_limit);
   g_test_add_func ("/txt/decode-rejects", test_decode_rejects);
