@@ -2,6 +2,7 @@
  * input is the record's strings separated by NUL bytes. */
 #include "fuzz-common.h"
 #include "name.h"
+#include "identity.h"
 #include "txt-record.h"
 
 static gboolean
@@ -49,7 +50,16 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   g_assert (txt.head == NULL || is_id (txt.head));
   g_assert (txt.repo == NULL || is_id (txt.repo));
 
-  /* Encoded again (when it fits), it decodes to the same record. */
+  g_assert (txt.key == NULL || nearby_key_is_valid (txt.key));
+  g_assert (txt.owner == NULL
+            || (g_utf8_validate (txt.owner, -1, NULL)
+                && strlen (txt.owner) <= NEARBY_TXT_OWNER_MAX_BYTES));
+  g_assert (txt.subject == NULL
+            || (g_utf8_validate (txt.subject, -1, NULL)
+                && strlen (txt.subject) <= NEARBY_TXT_SUBJECT_MAX_BYTES));
+
+  /* Encoded again (when it fits), it decodes to the same record: the
+   * required keys exactly, the rest as far as there was room. */
   {
     g_auto (GStrv) again = nearby_txt_encode (&txt, NULL);
     g_auto (NearbyTxt) txt2 = { 0 };
@@ -60,8 +70,11 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
         g_assert_cmpstr (txt2.name, ==, txt.name);
         g_assert_cmpstr (txt2.path, ==, txt.path);
         g_assert_cmpstr (txt2.ref, ==, txt.ref);
-        g_assert_cmpstr (txt2.head, ==, txt.head);
-        g_assert_cmpstr (txt2.repo, ==, txt.repo);
+        g_assert_cmpstr (txt2.key, ==, txt.key);
+        g_assert (txt2.head == NULL || g_strcmp0 (txt2.head, txt.head) == 0);
+        g_assert (txt2.repo == NULL || g_strcmp0 (txt2.repo, txt.repo) == 0);
+        g_assert (txt2.owner == NULL || g_str_has_prefix (txt.owner, txt2.owner));
+        g_assert (txt2.subject == NULL || g_str_has_prefix (txt.subject, txt2.subject));
       }
   }
   return 0;

@@ -85,6 +85,11 @@ txt = {
     "hostile": "\0".join(["txtvers=1", "name=a/b", "path=/admin/shutdown?now=1#",
                           "ref=refs/heads/\x1b]0;title\x07", "head=NOTANID"]),
     "version": "\0".join(["txtvers=2", "name=x", "path=/x"]),
+    "identity": "\0".join(["txtvers=1", "name=webapp/fix-login", "path=/webapp/fix-login",
+                           "ref=refs/heads/fix-login",
+                           "key=sha256//1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw=",
+                           f"head={TIP}", f"repo={A}", "owner=Alice \u00c9lise",
+                           "subject=Fix the \x1b[31mlogin\x1b[0m form"]),
 }
 
 names = {
