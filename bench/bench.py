@@ -9,12 +9,14 @@ children included; peak RSS is the largest sum of the tree's resident
 sets, sampled every 20 ms."""
 
 import argparse
+import base64
 import http.client
 import os
 import random
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -194,6 +196,10 @@ class Server:
     def url(self):
         raise NotImplementedError
 
+    def git(self):
+        """git's argv prefix for this server's URLs."""
+        return ["git", "-c", "protocol.version=2"]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -231,6 +237,45 @@ class Nearby(Server):
 
     def clear_cache(self):
         shutil.rmtree(os.path.join(self.cache, "git-nearby"), ignore_errors=True)
+
+
+class NearbyTls(Server):
+    """The same git-nearby server, reached over TLS on its one port, pinned
+    the way git-remote-nearby pins it: http.<url>.pinnedPubkey with
+    sslVerify off for that URL only."""
+    name = "git-nearby TLS"
+
+    def __init__(self, plain):
+        self.plain = plain
+        self.proc = plain.proc
+        self.port = plain.port
+        self.pin = pin_of(plain.port)
+
+    def url(self):
+        return f"https://127.0.0.1:{self.port}/bench/main"
+
+    def git(self):
+        return super().git() + ["-c", f"http.{self.url()}.pinnedPubkey={self.pin}",
+                                "-c", f"http.{self.url()}.sslVerify=false"]
+
+    def stop(self):
+        pass  # the plain one's
+
+    def clear_cache(self):
+        self.plain.clear_cache()
+
+
+def pin_of(port):
+    """The pin of the key the server at port shows, as openssl computes it."""
+    cert = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}"],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=30).stdout
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout"], input=cert,
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         capture_output=True, check=True).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary"], input=der,
+                            capture_output=True, check=True).stdout
+    return "sha256//" + base64.b64encode(digest).decode()
 
 
 class Daemon(Server):
@@ -308,8 +353,8 @@ def measured(server, action):
     return wall, cpu_seconds(pid) - cpu0, sampler.peak
 
 
-def clone(url, dest):
-    run("git", "-c", "protocol.version=2", "clone", "-q", "--bare", "--no-tags", url, dest)
+def clone(server, dest):
+    run(*server.git(), "clone", "-q", "--bare", "--no-tags", server.url(), dest)
 
 
 def pkt(line):
@@ -354,7 +399,14 @@ def first_byte(server, tip):
         s.close()
         return t1 - t0
     path = server.url().split(str(server.port), 1)[1] + "/git-upload-pack"
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    if isinstance(server, NearbyTls):
+        # The pin was checked by openssl; this measures the handshake's cost.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=120, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     t0 = time.monotonic()
     conn.request("POST", path, body, {"Git-Protocol": "version=2",
                                       "Content-Type": "application/x-git-upload-pack-request"})
@@ -413,7 +465,8 @@ def main():
     run("git", "clone", "-q", "--bare", "--no-local", "--single-branch", "-b", "base",
         "file://" + bare, base)
 
-    servers = [Nearby(args.build, root, work), Daemon(root, work), HttpBackend(root, work)]
+    nearby = Nearby(args.build, root, work)
+    servers = [nearby, NearbyTls(nearby), Daemon(root, work), HttpBackend(root, work)]
     results = {s.name: {} for s in servers}
 
     def record(server, key, value):
@@ -422,17 +475,17 @@ def main():
     try:
         for rnd in range(args.rounds):
             log(f"round {rnd + 1} of {args.rounds}")
-            order = servers[rnd % 3:] + servers[:rnd % 3]
+            order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
             for s in order:
                 s.clear_cache()
                 d = os.path.join(work, "c")
                 shutil.rmtree(d, ignore_errors=True)
-                wall, cpu, rss = measured(s, lambda: clone(s.url(), d))
+                wall, cpu, rss = measured(s, lambda: clone(s, d))
                 record(s, "clone wall", wall)
                 record(s, "clone cpu", cpu)
                 record(s, "peak rss", rss / 2**20)
                 shutil.rmtree(d)
-                wall, cpu, _ = measured(s, lambda: clone(s.url(), d))
+                wall, cpu, _ = measured(s, lambda: clone(s, d))
                 record(s, "repeat wall", wall)
                 record(s, "repeat cpu", cpu)
                 shutil.rmtree(d)
@@ -440,7 +493,7 @@ def main():
                 inc = os.path.join(work, "inc.git")
                 shutil.rmtree(inc, ignore_errors=True)
                 shutil.copytree(base, inc, symlinks=True)
-                wall, cpu, _ = measured(s, lambda: run("git", "-C", inc, "fetch", "-q", s.url(),
+                wall, cpu, _ = measured(s, lambda: run(*s.git(), "-C", inc, "fetch", "-q", s.url(),
                                                        "+HEAD:refs/heads/base"))
                 record(s, "fetch wall", wall)
                 record(s, "fetch cpu", cpu)
@@ -452,7 +505,7 @@ def main():
                 dests = [os.path.join(work, f"cc{i}") for i in range(args.concurrent)]
 
                 def concurrent():
-                    procs = [subprocess.Popen(["git", "-c", "protocol.version=2", "clone", "-q",
+                    procs = [subprocess.Popen([*s.git(), "clone", "-q",
                                                "--bare", "--no-tags", s.url(), d],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                              for d in dests]
@@ -491,14 +544,19 @@ def main():
     print(f"git-nearby benchmark, {time.strftime('%Y-%m-%d')}, {uname.sysname} {uname.machine}, "
           f"{os.cpu_count()} cores; repository: {what}, {commits} commits, {pack_kib} KiB packed; "
           f"medians of {args.rounds} rounds\n")
-    print("| measure | git-nearby | git daemon | http-backend | nearby / daemon | nearby / http-backend |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("git-nearby serves plain HTTP and TLS on one port; \"TLS\" is the same server reached "
+          "over https with the key pinned, as nearby:// remotes reach it.\n")
+    print("| measure | git-nearby | git-nearby TLS | git daemon | http-backend | nearby / daemon "
+          "| TLS / daemon | nearby / http-backend | TLS / plain |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, key in rows:
-        n, d, h = (med[name][key] for name in ("git-nearby", "git daemon", "http-backend"))
+        n, t, d, h = (med[name][key]
+                      for name in ("git-nearby", "git-nearby TLS", "git daemon", "http-backend"))
 
         def ratio(a, b):
             return f"{a / b:.2f}" if b > 0 else "n/a"
-        print(f"| {label} | {n:.3f} | {d:.3f} | {h:.3f} | {ratio(n, d)} | {ratio(n, h)} |")
+        print(f"| {label} | {n:.3f} | {t:.3f} | {d:.3f} | {h:.3f} | {ratio(n, d)} | {ratio(t, d)} "
+              f"| {ratio(n, h)} | {ratio(t, n)} |")
 
 
 if __name__ == "__main__":
