@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,16 +34,38 @@
  * write; one it does not touch by then is closed under it. */
 #define CLOSING_GRACE_MS 2000
 
+/* glib-networking runs each TLS handshake in a thread of GLib's shared
+ * pool, blocked until the client answers: a client that stalls there holds
+ * a thread, not just a descriptor. So a handshake starts only once its
+ * ClientHello is all here (before that, waiting costs no thread), so many
+ * run at once (the pool keeps threads for our history walks too), a client
+ * address gets only a few of them, and each has a deadline of its own
+ * within the header deadline. A handshake on a LAN takes milliseconds. */
+#define MAX_HANDSHAKES 8
+#define MAX_HANDSHAKES_PER_CLIENT 2
+#define HANDSHAKE_TIMEOUT_MS 3000
+#define HELLO_RETRY_MIN_MS 5
+/* A TLS record: content type 22 (handshake), version 3.x, a length up to
+ * 2^14; its first message a ClientHello (1). */
+#define TLS_RECORD_HANDSHAKE 0x16
+#define TLS_CLIENT_HELLO 0x01
+#define TLS_MAX_RECORD 16384
+/* Leave the client time to read a response before the close_notify that
+ * libsoup sends synchronously, on the main loop, as it closes. */
+#define TLS_CLOSE_TIMEOUT_S 1
+
 #define LINGER_KEY "nearby-linger"
 #define HELD_KEY "nearby-body-held"
 
 typedef enum
 {
-  CONN_WAITING, /* accepted; no byte yet; ours alone */
-  CONN_HEADERS, /* libsoup's, reading the request headers */
-  CONN_BODY,    /* reading the request body */
-  CONN_ACTIVE,  /* the request is being answered */
-  CONN_CLOSING, /* shut down by us; libsoup has yet to notice */
+  CONN_WAITING,   /* accepted; no byte yet, or part of a ClientHello; ours alone */
+  CONN_HELLO,     /* a whole ClientHello is here; waiting for a handshake slot */
+  CONN_HANDSHAKE, /* the TLS handshake runs; its callback owns the Conn */
+  CONN_HEADERS,   /* libsoup's, reading the request headers */
+  CONN_BODY,      /* reading the request body */
+  CONN_ACTIVE,    /* the request is being answered */
+  CONN_CLOSING,   /* shut down by us; libsoup has yet to notice */
 } ConnState;
 
 typedef struct _NearbyConnections NearbyConnections;
@@ -50,12 +74,16 @@ typedef struct
 {
   NearbyConnections *self;
   GSocket *socket;
-  GSocketConnection *connection; /* once handed to libsoup */
+  GSocketConnection *connection; /* once handed to libsoup or to TLS */
+  GTlsConnection *tls;           /* over @connection, for a TLS client */
+  GCancellable *handshake;       /* while a handshake is in flight */
   GSocketAddress *remote;
   char *client; /* the remote address, as text */
   ConnState state;
-  gint64 deadline; /* monotonic µs; 0: none */
-  GSource *first_byte;
+  gint64 deadline;        /* monotonic µs; 0: none */
+  gint64 header_deadline; /* for the whole of the request headers */
+  GSource *wait;          /* for the first byte, or the rest of a ClientHello */
+  guint hello_retry_ms;
   GList *link; /* in self->conns */
 } Conn;
 
@@ -91,6 +119,8 @@ struct _NearbyConnections
   guint resume_id;
   guint64 shed; /* connections refused for want of descriptors, this episode */
   gsize body_held;
+  GTlsCertificate *certificate; /* NULL: plain HTTP only */
+  guint n_handshakes;           /* in flight */
 };
 
 static guint
@@ -227,6 +257,30 @@ conn_closing (Conn *conn)
 }
 
 static void
+conn_stop_waiting (Conn *conn)
+{
+  if (conn->wait != NULL)
+    {
+      g_source_destroy (conn->wait);
+      g_clear_pointer (&conn->wait, g_source_unref);
+    }
+}
+
+/* What @conn holds of its own, once nobody else refers to it. */
+static void
+conn_release (Conn *conn)
+{
+  conn_stop_waiting (conn);
+  g_clear_object (&conn->handshake);
+  g_clear_object (&conn->tls);
+  g_clear_object (&conn->connection);
+  g_object_unref (conn->socket);
+  g_object_unref (conn->remote);
+  g_free (conn->client);
+  g_free (conn);
+}
+
+static void
 conn_free (Conn *conn)
 {
   NearbyConnections *self = conn->self;
@@ -235,16 +289,7 @@ conn_free (Conn *conn)
     conn_uncount (conn);
   g_hash_table_remove (self->by_remote, conn->remote);
   g_queue_delete_link (&self->conns, conn->link);
-  if (conn->first_byte != NULL)
-    {
-      g_source_destroy (conn->first_byte);
-      g_source_unref (conn->first_byte);
-    }
-  g_clear_object (&conn->connection);
-  g_object_unref (conn->socket);
-  g_object_unref (conn->remote);
-  g_free (conn->client);
-  g_free (conn);
+  conn_release (conn);
 }
 
 /* Ends @conn: ours alone, it is closed; libsoup's is shut down, so that
@@ -253,7 +298,7 @@ static void
 conn_drop (Conn *conn, const char *why)
 {
   g_debug ("%s: closing a connection: %s", conn->client, why);
-  if (conn->state == CONN_WAITING)
+  if (conn->state == CONN_WAITING || conn->state == CONN_HELLO)
     {
       g_socket_close (conn->socket, NULL);
       conn_free (conn);
@@ -261,6 +306,11 @@ conn_drop (Conn *conn, const char *why)
     }
   if (conn->state == CONN_CLOSING)
     return;
+  /* A handshake's thread wakes up on the cancellable and the shut-down
+   * socket; its callback then frees @conn. The descriptor stays open till
+   * then: closing it under a thread that polls it could hit a new one. */
+  if (conn->state == CONN_HANDSHAKE)
+    g_cancellable_cancel (conn->handshake);
   shutdown (g_socket_get_fd (conn->socket), SHUT_RDWR);
   conn_closing (conn);
 }
@@ -273,30 +323,218 @@ conn_for_message (NearbyConnections *self, SoupServerMessage *msg)
   return remote != NULL ? g_hash_table_lookup (self->by_remote, remote) : NULL;
 }
 
+/* Gives @conn to libsoup, over @stream: the socket itself or TLS over it. */
+static void
+conn_hand_over (Conn *conn, GIOStream *stream)
+{
+  NearbyConnections *self = conn->self;
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (conn->socket, NULL);
+
+  if (local == NULL)
+    {
+      g_socket_close (conn->socket, NULL);
+      conn_free (conn);
+      return;
+    }
+  conn->state = CONN_HEADERS;
+  conn->deadline = conn->header_deadline;
+  g_hash_table_insert (self->by_remote, conn->remote, conn);
+  soup_server_accept_iostream (self->server, stream, local, conn->remote, NULL);
+}
+
+static guint
+handshakes_of (NearbyConnections *self, const char *client)
+{
+  guint n = 0;
+
+  for (GList *l = self->conns.head; l != NULL; l = l->next)
+    {
+      Conn *conn = l->data;
+
+      if (conn->state == CONN_HANDSHAKE && strcmp (conn->client, client) == 0)
+        n++;
+    }
+  return n;
+}
+
+static void pump_handshakes (NearbyConnections *self);
+
+static void
+on_handshake_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Conn *conn = user_data;
+  NearbyConnections *self = conn->self;
+  g_autoptr (GError) error = NULL;
+  gboolean done = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+
+  g_clear_object (&conn->handshake);
+  if (self == NULL)
+    {
+      conn_release (conn); /* the server is going away */
+      return;
+    }
+  self->n_handshakes--;
+  if (conn->state != CONN_HANDSHAKE)
+    {
+      /* Dropped meanwhile (deadline, room for another). */
+      g_socket_close (conn->socket, NULL);
+      conn_free (conn);
+    }
+  else if (!done)
+    {
+      /* Someone's scanner or a client that does not trust us: theirs to
+       * diagnose, not an error of ours. */
+      g_debug ("%s: TLS handshake failed: %s", conn->client, error->message);
+      g_socket_close (conn->socket, NULL);
+      conn_free (conn);
+    }
+  else
+    conn_hand_over (conn, G_IO_STREAM (conn->tls));
+  pump_handshakes (self);
+}
+
+static void
+conn_handshake (Conn *conn)
+{
+  NearbyConnections *self = conn->self;
+  /* HTTP/1.1 only: libsoup's HTTP/2 would bypass the one request per
+   * connection that our caps and deadlines count on. */
+  static const char *const alpn[] = { "http/1.1", NULL };
+  g_autoptr (GError) error = NULL;
+  GIOStream *tls;
+
+  conn->connection = g_socket_connection_factory_create_connection (conn->socket);
+  tls = g_tls_server_connection_new (G_IO_STREAM (conn->connection), self->certificate, &error);
+  if (tls == NULL)
+    {
+      g_warning ("%s: cannot set up TLS: %s", conn->client, error->message);
+      g_socket_close (conn->socket, NULL);
+      conn_free (conn);
+      return;
+    }
+  conn->tls = G_TLS_CONNECTION (tls);
+  /* Each request is framed; a client may hang up without close_notify. */
+  g_tls_connection_set_require_close_notify (conn->tls, FALSE);
+  g_tls_connection_set_advertised_protocols (conn->tls, alpn);
+  conn->state = CONN_HANDSHAKE;
+  conn->handshake = g_cancellable_new ();
+  conn->deadline
+      = MIN (conn->header_deadline, g_get_monotonic_time () + (gint64) HANDSHAKE_TIMEOUT_MS * 1000);
+  self->n_handshakes++;
+  g_tls_connection_handshake_async (conn->tls, G_PRIORITY_DEFAULT, conn->handshake,
+                                    on_handshake_done, conn);
+}
+
+/* Starts the handshakes whose ClientHello is here, oldest first, as far as
+ * the limits on handshakes allow. */
+static void
+pump_handshakes (NearbyConnections *self)
+{
+  GList *next;
+
+  for (GList *l = self->conns.head; l != NULL && self->n_handshakes < MAX_HANDSHAKES; l = next)
+    {
+      Conn *conn = l->data;
+
+      next = l->next;
+      if (conn->state == CONN_HELLO
+          && handshakes_of (self, conn->client) < MAX_HANDSHAKES_PER_CLIENT)
+        conn_handshake (conn);
+    }
+}
+
+typedef enum
+{
+  HELLO_PARTIAL,
+  HELLO_COMPLETE,
+  HELLO_BAD,
+} HelloStatus;
+
+/* Whether the first TLS record on @fd, a ClientHello, is all here; looks
+ * without reading. */
+static HelloStatus
+hello_status (int fd)
+{
+  guchar head[6];
+  ssize_t n = recv (fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+  int available = 0;
+  guint length;
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return HELLO_PARTIAL;
+  if (n <= 0 || head[0] != TLS_RECORD_HANDSHAKE || (n > 1 && head[1] != 0x03))
+    return HELLO_BAD;
+  if (n < 5)
+    return HELLO_PARTIAL;
+  length = (guint) head[3] << 8 | head[4];
+  if (length == 0 || length > TLS_MAX_RECORD || (n > 5 && head[5] != TLS_CLIENT_HELLO))
+    return HELLO_BAD;
+  if (ioctl (fd, FIONREAD, &available) < 0)
+    return HELLO_BAD;
+  return (guint) available >= 5 + length ? HELLO_COMPLETE : HELLO_PARTIAL;
+}
+
+static gboolean on_hello_retry (gpointer user_data);
+
+/* A TLS client: waits for its whole ClientHello, looking again after 5 ms,
+ * then less and less often (data already here would wake a descriptor
+ * watch at once, again and again). The header deadline still applies. */
+static void
+conn_check_hello (Conn *conn)
+{
+  switch (hello_status (g_socket_get_fd (conn->socket)))
+    {
+    case HELLO_COMPLETE:
+      conn->state = CONN_HELLO;
+      pump_handshakes (conn->self);
+      break;
+    case HELLO_BAD:
+      g_debug ("%s: not a TLS ClientHello; closing the connection", conn->client);
+      g_socket_close (conn->socket, NULL);
+      conn_free (conn);
+      break;
+    case HELLO_PARTIAL:
+      conn->hello_retry_ms = CLAMP (conn->hello_retry_ms * 2, HELLO_RETRY_MIN_MS, SWEEP_MS);
+      conn->wait = g_timeout_source_new (conn->hello_retry_ms);
+      g_source_set_callback (conn->wait, on_hello_retry, conn, NULL);
+      g_source_attach (conn->wait, NULL);
+      break;
+    }
+}
+
+static gboolean
+on_hello_retry (gpointer user_data)
+{
+  Conn *conn = user_data;
+
+  g_clear_pointer (&conn->wait, g_source_unref);
+  conn_check_hello (conn);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
   Conn *conn = user_data;
-  NearbyConnections *self = conn->self;
-  g_autoptr (GSocketAddress) local = NULL;
-  char byte;
+  guchar byte;
   ssize_t n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
     return G_SOURCE_CONTINUE;
-  g_source_unref (g_steal_pointer (&conn->first_byte));
-  if (n <= 0 || (local = g_socket_get_local_address (socket, NULL)) == NULL)
+  g_clear_pointer (&conn->wait, g_source_unref);
+  if (n <= 0)
     {
       /* Closed before it said anything: libsoup never needs to know. */
       g_socket_close (socket, NULL);
       conn_free (conn);
-      return G_SOURCE_REMOVE;
     }
-  conn->state = CONN_HEADERS;
-  conn->connection = g_socket_connection_factory_create_connection (socket);
-  g_hash_table_insert (self->by_remote, conn->remote, conn);
-  soup_server_accept_iostream (self->server, G_IO_STREAM (conn->connection), local, conn->remote,
-                               NULL);
+  else if (byte == TLS_RECORD_HANDSHAKE && conn->self->certificate != NULL)
+    conn_check_hello (conn);
+  else
+    {
+      conn->connection = g_socket_connection_factory_create_connection (socket);
+      conn_hand_over (conn, G_IO_STREAM (conn->connection));
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -310,7 +548,8 @@ make_room (NearbyConnections *self)
     {
       Conn *conn = l->data;
 
-      if (conn->state == CONN_WAITING || conn->state == CONN_HEADERS)
+      if (conn->state == CONN_WAITING || conn->state == CONN_HELLO || conn->state == CONN_HANDSHAKE
+          || conn->state == CONN_HEADERS)
         {
           conn_drop (conn, "making room for a new connection");
           return TRUE;
@@ -357,12 +596,13 @@ take (NearbyConnections *self, GSocket *socket)
   conn->state = CONN_WAITING;
   self->n_open++;
   set_deadline (conn, self->limits.header_timeout_ms);
+  conn->header_deadline = conn->deadline;
   g_queue_push_tail (&self->conns, conn);
   conn->link = self->conns.tail;
   g_hash_table_insert (self->per_client, g_strdup (conn->client), GUINT_TO_POINTER (count + 1));
-  conn->first_byte = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (conn->first_byte, G_SOURCE_FUNC (on_first_byte), conn, NULL);
-  g_source_attach (conn->first_byte, NULL);
+  conn->wait = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_first_byte), conn, NULL);
+  g_source_attach (conn->wait, NULL);
 }
 
 /* ---- accepting ---- */
@@ -622,6 +862,18 @@ on_finished (SoupServerMessage *msg, gpointer user_data)
       if (fd >= 0)
         linger_start (self, fd);
     }
+  else if (conn->tls != NULL && conn->state != CONN_CLOSING)
+    {
+      /* libsoup's close of a TLS connection writes a close_notify and
+       * blocks the main loop until it is written: to a client that stopped
+       * reading, not at all (the response is in the socket; a FIN follows
+       * it), else for at most a second. */
+      struct pollfd pfd = { .fd = g_socket_get_fd (conn->socket), .events = POLLOUT };
+
+      if (poll (&pfd, 1, 0) != 1 || (pfd.revents & POLLOUT) == 0)
+        shutdown (pfd.fd, SHUT_WR);
+      g_socket_set_timeout (conn->socket, TLS_CLOSE_TIMEOUT_S);
+    }
   conn_closing (conn);
 }
 
@@ -653,6 +905,17 @@ on_sweep (gpointer user_data)
       Conn *conn = l->data;
 
       next = l->next;
+      if (conn->handshake != NULL)
+        {
+          /* Its callback frees it; a dropped one is only waiting for that. */
+          if (conn->state == CONN_HANDSHAKE && conn->deadline != 0 && now >= conn->deadline)
+            {
+              g_message ("%s: the TLS handshake did not finish in time; closing the connection",
+                         conn->client);
+              conn_drop (conn, "handshake timeout");
+            }
+          continue;
+        }
       if (g_socket_is_closed (conn->socket))
         {
           conn_free (conn); /* libsoup is done with it */
@@ -663,6 +926,7 @@ on_sweep (gpointer user_data)
       switch (conn->state)
         {
         case CONN_WAITING:
+        case CONN_HELLO:
         case CONN_HEADERS:
           g_message ("%s: no complete request within %u ms; closing the connection", conn->client,
                      self->limits.header_timeout_ms);
@@ -679,6 +943,7 @@ on_sweep (gpointer user_data)
           g_socket_close (conn->socket, NULL);
           conn_free (conn);
           break;
+        case CONN_HANDSHAKE: /* handled above */
         case CONN_ACTIVE:
           break;
         }
@@ -730,6 +995,15 @@ nearby_connections_free (NearbyConnections *self)
     {
       Conn *conn = g_queue_peek_head (&self->conns);
 
+      if (conn->handshake != NULL)
+        {
+          /* Its callback, if the loop ever runs again, only releases it. */
+          g_cancellable_cancel (conn->handshake);
+          shutdown (g_socket_get_fd (conn->socket), SHUT_RDWR);
+          g_queue_delete_link (&self->conns, conn->link);
+          conn->self = NULL;
+          continue;
+        }
       g_socket_close (conn->socket, NULL);
       conn_free (conn);
     }
@@ -738,6 +1012,7 @@ nearby_connections_free (NearbyConnections *self)
   g_hash_table_unref (self->per_client);
   if (self->spare_fd >= 0)
     close (self->spare_fd);
+  g_clear_object (&self->certificate);
   g_object_unref (self->server);
   g_free (self);
 }
@@ -815,6 +1090,12 @@ nearby_connections_listen (NearbyConnections *self, GInetAddress *address, guint
     return FALSE;
   add_listener (self, socket);
   return TRUE;
+}
+
+void
+nearby_connections_set_certificate (NearbyConnections *self, GTlsCertificate *certificate)
+{
+  g_set_object (&self->certificate, certificate);
 }
 
 guint16

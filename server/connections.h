@@ -11,7 +11,12 @@
  * Why not libsoup's own listener: libsoup 3.2.3 stops accepting for good
  * after one accept() error (EMFILE), and leaks every connection that a client
  * closes while it is idle. So every response also says "Connection: close":
- * an idle keep-alive connection never exists. This is where TLS plugs in. */
+ * an idle keep-alive connection never exists.
+ *
+ * One port serves plain HTTP and TLS: a connection whose first byte is 0x16
+ * (a TLS handshake record) is handshaken with the server's certificate and
+ * handed to libsoup as TLS; any other is plain HTTP. The handshake counts
+ * as part of the request headers, against the same caps and deadline. */
 #pragma once
 
 #include <libsoup/soup.h>
@@ -43,6 +48,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyConnections, nearby_connections_free)
  * free port; later calls with 0 reuse the first one's). */
 gboolean nearby_connections_listen (NearbyConnections *self, GInetAddress *address, guint16 port,
                                     GError **error);
+/* The certificate (with its private key) that TLS clients get; NULL, the
+ * default: plain HTTP only. */
+void nearby_connections_set_certificate (NearbyConnections *self, GTlsCertificate *certificate);
 guint16 nearby_connections_get_port (NearbyConnections *self);
 /* "http://ADDR:PORT/" for each listening socket. */
 GStrv nearby_connections_get_uris (NearbyConnections *self);

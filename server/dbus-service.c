@@ -12,6 +12,8 @@ struct _NearbyDBusService
   guint owner_id;
   guint subscription_id;
   guint16 port;
+  char *key;
+  char *owner;
 };
 
 static gboolean
@@ -99,6 +101,8 @@ on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 
   self->skeleton = nearby_server1_skeleton_new ();
   nearby_server1_set_port (self->skeleton, self->port);
+  nearby_server1_set_key (self->skeleton, self->key);
+  nearby_server1_set_owner (self->skeleton, self->owner != NULL ? self->owner : "");
   g_signal_connect (self->skeleton, "handle-list", G_CALLBACK (on_handle_list), self);
   g_signal_connect (self->skeleton, "handle-rescan", G_CALLBACK (on_handle_rescan), self);
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->skeleton), connection,
@@ -114,10 +118,12 @@ on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 NearbyDBusService *
-nearby_dbus_service_new (NearbyCatalog *catalog, guint16 port)
+nearby_dbus_service_new (NearbyCatalog *catalog, guint16 port, const char *key, const char *owner)
 {
   NearbyDBusService *self = g_new0 (NearbyDBusService, 1);
 
+  self->key = g_strdup (key);
+  self->owner = g_strdup (owner);
   self->catalog = g_object_ref (catalog);
   self->port = port;
   self->cancellable = g_cancellable_new ();
@@ -142,5 +148,7 @@ nearby_dbus_service_free (NearbyDBusService *self)
     }
   g_clear_object (&self->connection);
   g_clear_object (&self->catalog);
+  g_free (self->key);
+  g_free (self->owner);
   g_free (self);
 }

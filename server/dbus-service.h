@@ -12,7 +12,9 @@ typedef struct _NearbyDBusService NearbyDBusService;
 
 /* Connects in the background; without a session bus the server just runs
  * without one (config changes are still noticed by file monitoring). */
-NearbyDBusService *nearby_dbus_service_new (NearbyCatalog *catalog, guint16 port);
+/* Its Key and Owner properties are @key (a pin) and @owner ("" for NULL). */
+NearbyDBusService *nearby_dbus_service_new (NearbyCatalog *catalog, guint16 port, const char *key,
+                                            const char *owner);
 void nearby_dbus_service_free (NearbyDBusService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyDBusService, nearby_dbus_service_free)
 

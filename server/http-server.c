@@ -14,6 +14,9 @@ typedef struct
 {
   NearbyCatalog *catalog;
   NearbyPackCache *cache;
+  char *key;
+  char *owner;
+  NearbyWebIdentity who; /* of the two above */
 } Routes;
 
 static void
@@ -22,6 +25,8 @@ routes_free (gpointer data)
   Routes *routes = data;
 
   g_object_unref (routes->catalog);
+  g_free (routes->key);
+  g_free (routes->owner);
   g_free (routes);
 }
 
@@ -434,7 +439,8 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
       g_autoptr (GBytes) page = NULL;
 
       base = base_url (msg);
-      page = json ? nearby_web_index_json (catalog, base) : nearby_web_index_html (catalog, base);
+      page = json ? nearby_web_index_json (catalog, &routes->who, base)
+                  : nearby_web_index_html (catalog, &routes->who, base);
 
       respond (msg, SOUP_STATUS_OK, json ? "application/json" : "text/html; charset=utf-8", page);
       return;
@@ -450,7 +456,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
     if ((branch = lookup (catalog, msg, path + 1, len - 1)) == NULL)
       return;
     base = base_url (msg);
-    page = nearby_web_branch_html (branch, base);
+    page = nearby_web_branch_html (branch, &routes->who, base);
     if (page == NULL)
       respond_text (msg, SOUP_STATUS_NOT_FOUND, "git-nearby: branch '%s' is no longer here",
                     branch->name);
@@ -460,13 +466,18 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
 }
 
 SoupServer *
-nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache)
+nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache, const char *key,
+                        const char *owner)
 {
   SoupServer *server = soup_server_new ("server-header", "git-nearby/" PACKAGE_VERSION " ", NULL);
   Routes *routes = g_new0 (Routes, 1);
 
   routes->catalog = g_object_ref (catalog);
   routes->cache = cache;
+  routes->key = g_strdup (key);
+  routes->owner = g_strdup (owner);
+  routes->who.key = routes->key;
+  routes->who.owner = routes->owner;
   soup_server_add_handler (server, NULL, handle_request, routes, routes_free);
   return server;
 }

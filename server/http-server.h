@@ -11,7 +11,9 @@ G_BEGIN_DECLS
 
 #define NEARBY_MAX_REQUEST_BYTES (32 * 1024 * 1024)
 
-/* Packs are made through @cache, which must outlive the server. */
-SoupServer *nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache);
+/* Packs are made through @cache, which must outlive the server. The pages
+ * show @key (the server's pin) and @owner (NULL: none). */
+SoupServer *nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache, const char *key,
+                                    const char *owner);
 
 G_END_DECLS

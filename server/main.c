@@ -12,6 +12,7 @@
 #include "publisher.h"
 #include "git-util.h"
 #include "http-server.h"
+#include "identity.h"
 #include "log.h"
 #include "nearby-error.h"
 #include "scanner.h"
@@ -70,6 +71,58 @@ on_catalog_changed (NearbyCatalog *catalog, gpointer user_data)
       g_message ("no longer serving '%s'", *p);
   g_strfreev (server->previous_names);
   server->previous_names = names;
+}
+
+/* The name the owner chose to show: nearby.owner, else user.name, from
+ * the user's own git config (global, XDG, system), never a repository's:
+ * it names the person serving, whatever repositories are served. Never
+ * user.email: an address should not be broadcast to the LAN. NULL: none. */
+static char *
+owner_name (void)
+{
+  static const char *const keys[] = { "nearby.owner", "user.name" };
+  g_autoptr (git_config) config = NULL;
+
+  if (git_config_open_default (&config) < 0)
+    return NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      git_buf value = GIT_BUF_INIT;
+      g_autofree char *owner = NULL;
+
+      if (git_config_get_string_buf (&value, config, keys[i]) < 0)
+        continue;
+      owner = g_utf8_make_valid (value.ptr, -1);
+      git_buf_dispose (&value);
+      g_strstrip (owner);
+      for (char *p = owner; *p != '\0'; p++)
+        if (g_ascii_iscntrl (*p))
+          *p = ' ';
+      if (*owner != '\0')
+        return g_steal_pointer (&owner);
+    }
+  return NULL;
+}
+
+/* This server's key, made on first start, kept under $XDG_CONFIG_HOME. */
+static NearbyIdentity *
+load_identity (GError **error)
+{
+  g_autofree char *path = nearby_identity_path ();
+  g_autoptr (GError) local_error = NULL;
+  NearbyIdentity *identity;
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
+                           "GLib has no TLS support here; install glib-networking");
+      return NULL;
+    }
+  identity = nearby_identity_load (path, TRUE, &local_error);
+  if (identity == NULL)
+    g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "the server identity: %s",
+                 local_error->message);
+  return identity;
 }
 
 static gboolean
@@ -133,6 +186,9 @@ run (int argc, char **argv, GError **error)
   g_autoptr (NearbyCatalog) catalog = NULL;
   g_autoptr (NearbyDBusService) dbus = NULL;
   g_autoptr (NearbyPublisher) publisher = NULL;
+  g_autoptr (NearbyIdentity) identity = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *short_code = NULL;
   g_auto (GStrv) roots = NULL;
   Server server = { 0 };
   const GOptionEntry entries[]
@@ -196,6 +252,16 @@ run (int argc, char **argv, GError **error)
   nearby_log_init ("git nearby serve", verbose);
   nearby_git_init ();
 
+  /* Before serving anything: a server that cannot prove who it is would
+   * serve nearby:// remotes nothing they can pin. */
+  if ((identity = load_identity (error)) == NULL)
+    return FALSE;
+  owner = owner_name ();
+  short_code = nearby_key_short_code (identity->key);
+  g_message ("identity %s (%s), owner %s", short_code, identity->key,
+             owner != NULL ? owner : "not set (git config --global nearby.owner NAME)");
+  g_debug ("identity file %s", identity->path);
+
   if (argc > 1)
     roots = g_strdupv (argv + 1);
   else
@@ -209,8 +275,9 @@ run (int argc, char **argv, GError **error)
   server.catalog = catalog;
   cache_dir = g_build_filename (g_get_user_cache_dir (), "git-nearby", "packs", NULL);
   cache = nearby_pack_cache_new (cache_dir, (guint64) cache_mib << 20, max_jobs);
-  http = nearby_http_server_new (catalog, cache);
+  http = nearby_http_server_new (catalog, cache, identity->key, owner);
   connections = nearby_connections_new (http, &limits);
+  nearby_connections_set_certificate (connections, identity->certificate);
   if (!listen_on (connections, binds, port, error))
     return FALSE;
 
@@ -232,9 +299,11 @@ run (int argc, char **argv, GError **error)
   for (char **u = uris; *u != NULL; u++)
     g_message ("listening on %s", *u);
   if (!no_publish)
-    publisher = nearby_publisher_new (catalog, nearby_connections_get_port (connections));
+    publisher = nearby_publisher_new (catalog, nearby_connections_get_port (connections),
+                                      identity->key, owner);
 
-  dbus = nearby_dbus_service_new (catalog, nearby_connections_get_port (connections));
+  dbus = nearby_dbus_service_new (catalog, nearby_connections_get_port (connections), identity->key,
+                                  owner);
   loop = g_main_loop_new (NULL, FALSE);
   server.loop = loop;
   g_unix_signal_add (SIGHUP, on_sighup, &server);

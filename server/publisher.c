@@ -10,6 +10,7 @@
 #include <avahi-glib/glib-watch.h>
 #include <string.h>
 
+#include "git-util.h"
 #include "name.h"
 #include "txt-record.h"
 
@@ -47,6 +48,8 @@ struct _NearbyPublisher
   guint reconnect_id;
   guint retry_ms;
   guint16 port;
+  char *key;           /* the server's pin, in every record */
+  char *owner;         /* its owner's display name, or NULL */
   GHashTable *entries; /* name -> Entry, at most MAX_ANNOUNCED */
   gboolean said_cap;   /* the one warning that not every branch is announced */
   guint unreadable;    /* branches passed over at the last full sync: no tip to read */
@@ -173,12 +176,19 @@ register_entry (NearbyPublisher *self, Entry *entry)
 /* The TXT record of @branch now, and the tip it names; NULL if the branch
  * is gone or cannot be announced. */
 static GStrv
-txt_for (NearbyBranch *branch, git_oid *tip, gboolean *unborn)
+txt_for (NearbyPublisher *self, NearbyBranch *branch, git_oid *tip, gboolean *unborn)
 {
   g_auto (NearbyUploadTarget) target = { 0 };
+  g_autoptr (git_commit) commit = NULL;
   g_autofree char *path = nearby_name_to_path (branch->name);
   char head[GIT_OID_HEXSZ + 1], root[GIT_OID_HEXSZ + 1];
-  NearbyTxt txt = { .name = branch->name, .path = path, .ref = branch->refname };
+  NearbyTxt txt = {
+    .name = branch->name,
+    .path = path,
+    .ref = branch->refname,
+    .key = self->key,
+    .owner = self->owner,
+  };
   g_autoptr (GError) error = NULL;
   GStrv strings;
   git_oid root_oid;
@@ -191,6 +201,10 @@ txt_for (NearbyBranch *branch, git_oid *tip, gboolean *unborn)
     {
       git_oid_tostr (head, sizeof head, &target.tip);
       txt.head = head;
+      /* The subject that people choose by when two offer the same name;
+       * nearby_txt_encode() cuts it to fit. */
+      if (git_commit_lookup (&commit, target.repo, &target.tip) == 0)
+        txt.subject = (char *) git_commit_summary (commit);
       if (nearby_branch_root_commit (branch, &target.tip, &root_oid))
         {
           git_oid_tostr (root, sizeof root, &root_oid);
@@ -256,7 +270,7 @@ sync_services (NearbyPublisher *self)
       NearbyBranch *branch = branches->pdata[i];
       Wanted *w = g_new0 (Wanted, 1);
 
-      w->txt = txt_for (branch, &w->tip, &w->unborn);
+      w->txt = txt_for (self, branch, &w->tip, &w->unborn);
       if (w->txt != NULL)
         g_hash_table_insert (wanted, branch->name, w);
       else
@@ -342,7 +356,7 @@ sync_tips (NearbyPublisher *self)
       if (target.unborn == entry->unborn
           && (target.unborn || git_oid_equal (&target.tip, &entry->tip)))
         continue;
-      if ((txt = txt_for (branch, &tip, &unborn)) == NULL)
+      if ((txt = txt_for (self, branch, &tip, &unborn)) == NULL)
         {
           resync = TRUE;
           break;
@@ -482,10 +496,12 @@ on_tips_changed (NearbyCatalog *catalog, gpointer user_data)
 }
 
 NearbyPublisher *
-nearby_publisher_new (NearbyCatalog *catalog, guint16 port)
+nearby_publisher_new (NearbyCatalog *catalog, guint16 port, const char *key, const char *owner)
 {
   NearbyPublisher *self = g_new0 (NearbyPublisher, 1);
 
+  self->key = g_strdup (key);
+  self->owner = g_strdup (owner);
   avahi_set_allocator (avahi_glib_allocator ());
   self->catalog = g_object_ref (catalog);
   self->port = port;
@@ -511,5 +527,7 @@ nearby_publisher_free (NearbyPublisher *self)
     avahi_client_free (self->client);
   avahi_glib_poll_free (self->poll);
   g_object_unref (self->catalog);
+  g_free (self->key);
+  g_free (self->owner);
   g_free (self);
 }

@@ -1,7 +1,8 @@
 /* git-nearby: announcing the advertised branches on the LAN with Avahi —
  * one entry group per branch (at most 900, the first by name: Avahi's
  * per-client limit), service _git-http._tcp, instance
- * "<name> on <host>", TXT schema v1 kept current as tips move. */
+ * "<name> on <host>", TXT schema v1 (with key, owner and subject) kept
+ * current as tips move. */
 #pragma once
 
 #include <glib.h>
@@ -12,9 +13,12 @@ G_BEGIN_DECLS
 
 typedef struct _NearbyPublisher NearbyPublisher;
 
-/* Starts publishing what @catalog serves on @port, now and as it changes.
- * Without avahi-daemon it says so once and publishes when one appears. */
-NearbyPublisher *nearby_publisher_new (NearbyCatalog *catalog, guint16 port);
+/* Starts publishing what @catalog serves on @port, now and as it changes,
+ * each record with the server's @key (a pin), @owner (NULL: none) and the
+ * head commit's subject. Without avahi-daemon it says so once and
+ * publishes when one appears. */
+NearbyPublisher *nearby_publisher_new (NearbyCatalog *catalog, guint16 port, const char *key,
+                                       const char *owner);
 
 /* Withdraws every service (goodbye packets) and disconnects. */
 void nearby_publisher_free (NearbyPublisher *publisher);

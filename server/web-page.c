@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "git-util.h"
+#include "identity.h"
 #include "json.h"
 #include "name.h"
 
@@ -64,6 +65,47 @@ age (gint64 then)
   return g_strdup_printf ("%" G_GINT64_FORMAT " days ago", seconds / 86400);
 }
 
+/* "git clone nearby://NAME@KEY DIR": the branch, from the holder of this
+ * key only (the URL form of the key pins it), into DIR, the name's last
+ * component (quoted for a shell if need be). Not escaped for HTML yet. */
+static char *
+nearby_clone_line (const char *name, const char *key)
+{
+  g_autofree char *path = nearby_name_to_path (name);
+  g_autofree char *url_form = nearby_key_to_url_form (key);
+  const char *last = strrchr (name, '/') != NULL ? strrchr (name, '/') + 1 : name;
+  gboolean plain = *last != '\0';
+  g_autofree char *dir = NULL;
+
+  for (const char *p = last; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("-._+,:=", *p) == NULL)
+      plain = FALSE;
+  dir = plain ? g_strdup (last) : g_shell_quote (*last != '\0' ? last : name);
+  return g_strdup_printf ("git clone nearby://%s@%s %s", path + 1, url_form, dir);
+}
+
+/* "Served by OWNER, key 3PJS-3G8Y" and the whole pin, to compare and copy. */
+static void
+append_identity (GString *out, const NearbyWebIdentity *who)
+{
+  g_autofree char *code = nearby_key_short_code (who->key);
+  g_autofree char *pin = g_markup_escape_text (who->key, -1);
+
+  g_string_append (out, "<p class=\"who\">Served by ");
+  if (who->owner != NULL)
+    {
+      g_autofree char *owner = g_markup_escape_text (who->owner, -1);
+
+      g_string_append_printf (out, "<strong class=\"owner\">%s</strong>", owner);
+    }
+  else
+    g_string_append (out, "<em>an owner who gave no name</em>");
+  g_string_append_printf (out,
+                          ", key <code class=\"code\">%s</code></p>\n"
+                          "<p class=\"pin\">Key <code>%s</code></p>\n",
+                          code, pin);
+}
+
 static void
 page_start (GString *out, const char *title)
 {
@@ -91,13 +133,14 @@ page_end (GString *out)
 }
 
 GBytes *
-nearby_web_index_html (NearbyCatalog *catalog, const char *base_url)
+nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, const char *base_url)
 {
   g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
   GString *out = g_string_new (NULL);
 
   page_start (out, "git-nearby");
   g_string_append (out, "<h1>Branches shared here</h1>\n");
+  append_identity (out, who);
   if (branches->len == 0)
     g_string_append (out, "<p>No branch is advertised yet. In a repository under the served "
                           "directory, run <code>git nearby advertise</code>.</p>\n");
@@ -112,6 +155,8 @@ nearby_web_index_html (NearbyCatalog *catalog, const char *base_url)
       g_autofree char *branch_name = g_markup_escape_text (branch->branch, -1);
       g_autofree char *url = NULL;
       g_autofree char *head = NULL;
+      g_autofree char *line = nearby_clone_line (branch->name, who->key);
+      g_autofree char *clone = g_markup_escape_text (line, -1);
 
       if (!branch_info (branch, base_url, &info))
         continue;
@@ -128,8 +173,9 @@ nearby_web_index_html (NearbyCatalog *catalog, const char *base_url)
         }
       g_string_append_printf (out,
                               "<tr><td><a href=\"%s\">%s</a></td><td>%s</td><td>%s</td>"
-                              "<td><code>git clone %s</code></td></tr>\n",
-                              url, name, branch_name, head, url);
+                              "<td><code class=\"clone\">%s</code><br>"
+                              "<code>git clone %s</code></td></tr>\n",
+                              url, name, branch_name, head, clone, url);
     }
   if (branches->len > 0)
     g_string_append (out, "</table>\n");
@@ -137,11 +183,19 @@ nearby_web_index_html (NearbyCatalog *catalog, const char *base_url)
 }
 
 GBytes *
-nearby_web_index_json (NearbyCatalog *catalog, const char *base_url)
+nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *who, const char *base_url)
 {
   g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
-  GString *out = g_string_new ("[");
+  GString *out = g_string_new ("{\"key\": ");
   gboolean first = TRUE;
+
+  nearby_json_string (out, who->key);
+  g_string_append (out, ", \"owner\": ");
+  if (who->owner != NULL)
+    nearby_json_string (out, who->owner);
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ", \"branches\": [");
 
   for (guint i = 0; i < branches->len; i++)
     {
@@ -166,16 +220,18 @@ nearby_web_index_json (NearbyCatalog *catalog, const char *base_url)
           g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT "}", info.time);
         }
     }
-  g_string_append (out, first ? "]\n" : "\n]\n");
+  g_string_append (out, first ? "]}\n" : "\n]}\n");
   return g_string_free_to_bytes (out);
 }
 
 GBytes *
-nearby_web_branch_html (NearbyBranch *branch, const char *base_url)
+nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, const char *base_url)
 {
   g_auto (BranchInfo) info = { 0 };
   g_autofree char *name = g_markup_escape_text (branch->name, -1);
   g_autofree char *branch_name = g_markup_escape_text (branch->branch, -1);
+  g_autofree char *line = nearby_clone_line (branch->name, who->key);
+  g_autofree char *clone = g_markup_escape_text (line, -1);
   g_autofree char *url = NULL;
   GString *out;
 
@@ -184,10 +240,12 @@ nearby_web_branch_html (NearbyBranch *branch, const char *base_url)
   url = g_markup_escape_text (info.url, -1);
   out = g_string_new (NULL);
   page_start (out, branch->name);
+  g_string_append_printf (out, "<p><a href=\"/\">All branches</a></p>\n<h1>%s</h1>\n", name);
+  append_identity (out, who);
   g_string_append_printf (out,
-                          "<p><a href=\"/\">All branches</a></p>\n<h1>%s</h1>\n"
-                          "<p>Branch <code>%s</code></p>\n<pre>git clone %s</pre>\n",
-                          name, branch_name, url);
+                          "<p>Branch <code>%s</code></p>\n<pre class=\"clone\">%s</pre>\n"
+                          "<p>Without mDNS, or with any git client:</p>\n<pre>git clone %s</pre>\n",
+                          branch_name, clone, url);
   if (info.unborn)
     g_string_append (out, "<p>No commits yet.</p>\n");
   else

@@ -8,9 +8,23 @@
 
 G_BEGIN_DECLS
 
-/* @base_url is "http://host:port" as the client reached us. */
-GBytes *nearby_web_index_html (NearbyCatalog *catalog, const char *base_url);
-GBytes *nearby_web_index_json (NearbyCatalog *catalog, const char *base_url);
-GBytes *nearby_web_branch_html (NearbyBranch *branch, const char *base_url);
+/* Who serves: the server's key (a pin, identity.h) and its owner's display
+ * name (NULL: none). */
+typedef struct
+{
+  const char *key;
+  const char *owner;
+} NearbyWebIdentity;
+
+/* @base_url is "http://host:port" as the client reached us. The pages show
+ * the owner, the key's short code and pin, and for each branch the
+ * nearby:// clone line that pins this key. The JSON is
+ * {"key": pin, "owner": name or null, "branches": [...]}. */
+GBytes *nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who,
+                               const char *base_url);
+GBytes *nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *who,
+                               const char *base_url);
+GBytes *nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who,
+                                const char *base_url);
 
 G_END_DECLS
