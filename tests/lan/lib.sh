@@ -55,11 +55,16 @@ ip -n "$LAN-lan" link add br0 type bridge
 ip -n "$LAN-lan" link set br0 type bridge mcast_snooping 0
 ip -n "$LAN-lan" link set br0 up
 
-# host_add NAME NUMBER [ipv6-only]: a host on the LAN, 10.77.0.NUMBER.
+# host_add NAME NUMBER [ipv6-only]: a host on the LAN, 10.77.0.NUMBER. Each
+# host has a home of its own, so its server makes a key of its own; its
+# owner is NAME capitalised ("alice" is Alice), or $OWNER.
 host_add () {
   local h=$1 n=$2 mode=${3:-}
   local ns="$LAN-$h"
   HOSTS="$HOSTS $h"
+  mkdir -p "$T/home-$h"
+  cp "$HOME/.gitconfig" "$T/home-$h/.gitconfig"
+  git config --file "$T/home-$h/.gitconfig" nearby.owner "${OWNER:-${h^}}"
   ip netns add "$ns"
   ip -n "$LAN-lan" link add "v$h" type veth peer name eth0 netns "$ns"
   ip -n "$LAN-lan" link set "v$h" master br0 up
@@ -103,7 +108,9 @@ CONF
 # on HOST COMMAND...: runs COMMAND inside HOST (its network, /run and buses).
 on () {
   local h=$1; shift
-  nsenter -t "${HOSTPID[$h]}" -n -m -u --wd="$PWD" env DBUS_SESSION_BUS_ADDRESS=unix:path=/run/session-bus "$@"
+  nsenter -t "${HOSTPID[$h]}" -n -m -u --wd="$PWD" env DBUS_SESSION_BUS_ADDRESS=unix:path=/run/session-bus \
+    HOME="$T/home-$h" XDG_CONFIG_HOME="$T/home-$h/.config" XDG_CACHE_HOME="$T/home-$h/.cache" \
+    XDG_DATA_HOME="$T/home-$h/.local/share" "$@"
 }
 
 avahi_start () {
@@ -176,3 +183,27 @@ wait_until () {
 }
 
 ms_now () { echo $(( $(date +%s%N) / 1000000 )); }
+
+# pin_seen_from HOST ADDRESS PORT: the pin of the key the server at
+# ADDRESS:PORT shows in its TLS handshake, as openssl computes it from
+# HOST: what git would have to be pinned to.
+pin_seen_from () {
+  local b64
+  b64=$(on "$1" timeout 5 openssl s_client -connect "$2:$3" </dev/null 2>/dev/null \
+    | openssl x509 -pubkey -noout 2>/dev/null | openssl pkey -pubin -outform der 2>/dev/null \
+    | openssl dgst -sha256 -binary | base64)
+  [ "$b64" = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" ] && return 1 # sha256 of nothing
+  echo "sha256//$b64"
+}
+
+# short_code PIN: the short code people read aloud, computed here by hand
+# (Crockford's base32 of the first 40 bits) to check the tools' own.
+short_code () {
+  python3 -c 'import base64,sys
+d = base64.b64decode(sys.argv[1][8:]); b = int.from_bytes(d[:5], "big")
+a = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; s = "".join(a[(b >> (35 - 5 * i)) & 31] for i in range(8))
+print(s[:4] + "-" + s[4:])' "$1"
+}
+
+# url_form PIN: the key as it is written in nearby:// URLs (base64url).
+url_form () { python3 -c 'import base64,sys; print(base64.urlsafe_b64encode(base64.b64decode(sys.argv[1][8:])).decode().rstrip("="))' "$1"; }
