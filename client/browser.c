@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <string.h>
 
+#include "identity.h"
 #include "name.h"
 #include "nearby-error.h"
 #include "txt-record.h"
@@ -76,6 +77,9 @@ nearby_service_free (NearbyService *service)
   g_free (service->branch);
   g_free (service->head);
   g_free (service->repo);
+  g_free (service->key);
+  g_free (service->owner);
+  g_free (service->subject);
   g_free (service);
 }
 
@@ -93,6 +97,9 @@ service_copy (const NearbyService *s)
   c->branch = g_strdup (s->branch);
   c->head = g_strdup (s->head);
   c->repo = g_strdup (s->repo);
+  c->key = g_strdup (s->key);
+  c->owner = g_strdup (s->owner);
+  c->subject = g_strdup (s->subject);
   return c;
 }
 
@@ -100,7 +107,9 @@ static gboolean
 service_equal (const NearbyService *a, const NearbyService *b)
 {
   return g_strcmp0 (a->url, b->url) == 0 && g_strcmp0 (a->head, b->head) == 0
-         && g_strcmp0 (a->branch, b->branch) == 0 && g_strcmp0 (a->repo, b->repo) == 0;
+         && g_strcmp0 (a->branch, b->branch) == 0 && g_strcmp0 (a->repo, b->repo) == 0
+         && g_strcmp0 (a->key, b->key) == 0 && g_strcmp0 (a->owner, b->owner) == 0
+         && g_strcmp0 (a->subject, b->subject) == 0;
 }
 
 static void
@@ -216,6 +225,12 @@ apply_txt (NearbyService *s, char **path, AvahiStringList *txt, const char *inst
   s->head = g_steal_pointer (&record.head);
   g_free (s->repo);
   s->repo = g_steal_pointer (&record.repo);
+  g_free (s->key);
+  s->key = g_steal_pointer (&record.key);
+  g_free (s->owner);
+  s->owner = g_steal_pointer (&record.owner);
+  g_free (s->subject);
+  s->subject = g_steal_pointer (&record.subject);
   g_free (*path);
   *path = g_steal_pointer (&record.path);
   if (s->address != NULL)
@@ -234,10 +249,12 @@ refile (Browse *b, Copy *copy)
 
   g_free (copy->key);
   /* Copies are one service only when they are the same instance on the
-   * same host and port: anything looser lets one advertiser's record stand
-   * in for another's. */
+   * same host and port under the same key: anything looser lets one
+   * advertiser's record stand in for another's (an impostor's record would
+   * show the owner's key, or the owner's its own). */
   copy->key
-      = g_strdup_printf ("%s\n%s\n%u", copy->instance, copy->service->host, copy->service->port);
+      = g_strdup_printf ("%s\n%s\n%u\n%s", copy->instance, copy->service->host, copy->service->port,
+                         copy->service->key != NULL ? copy->service->key : "");
   copy->resolved = TRUE;
   if (old_key != NULL && strcmp (old_key, copy->key) != 0)
     merge (b, old_key);
@@ -510,7 +527,9 @@ compare_services (gconstpointer a, gconstpointer b)
 
   if (c == 0)
     c = strcmp (x->host, y->host);
-  return c != 0 ? c : strcmp (x->url, y->url);
+  if (c == 0)
+    c = strcmp (x->url, y->url);
+  return c != 0 ? c : g_strcmp0 (x->key, y->key);
 }
 
 static void
@@ -621,23 +640,124 @@ host_matches (const NearbyService *s, const char *host)
   return g_ascii_strcasecmp (s->host, wanted) == 0;
 }
 
-/* How to ask for @s alone: nearby://NAME@HOST, or its URL when another of
- * @matches has the same name on the same host (two servers there, or
- * someone else's record naming that host). */
+/* Owner names are what people type: compared without case. */
+static gboolean
+owner_matches (const char *owner, const char *who)
+{
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+
+  if (owner == NULL || who == NULL)
+    return FALSE;
+  a = g_utf8_casefold (owner, -1);
+  b = g_utf8_casefold (who, -1);
+  return strcmp (a, b) == 0;
+}
+
+static gboolean
+who_matches (const NearbyService *s, const char *who)
+{
+  return host_matches (s, who) || owner_matches (s->owner, who) || nearby_key_matches (s->key, who);
+}
+
+/* Whether @s's name is @name or ends in "/@name". */
+static gboolean
+name_matches (const NearbyService *s, const char *name)
+{
+  gsize n = strlen (name), m = strlen (s->name);
+
+  return strcmp (s->name, name) == 0
+         || (m > n && s->name[m - n - 1] == '/' && strcmp (s->name + m - n, name) == 0);
+}
+
+/* How many of @matches have a key whose short code (or, with @whole, the
+ * key itself) is @s's. */
+static guint
+same_key (GPtrArray *matches, const NearbyService *s, gboolean whole)
+{
+  g_autofree char *code = nearby_key_short_code (s->key);
+  guint n = 0;
+
+  for (guint i = 0; i < matches->len; i++)
+    {
+      const NearbyService *t = matches->pdata[i];
+      g_autofree char *other = t->key != NULL ? nearby_key_short_code (t->key) : NULL;
+
+      if (whole ? g_strcmp0 (t->key, s->key) == 0 : g_strcmp0 (other, code) == 0)
+        n++;
+    }
+  return n;
+}
+
+/* How to ask for @s alone among @matches, ready to paste:
+ * nearby://NAME@SHORT-CODE when its code is unique there, else
+ * nearby://NAME@<key's URL form>, else (one key at two places) the direct
+ * nearby://KEY@ADDR:PORT/NAME; then who it is, "(Alice on alice-host,
+ * "Fix the login")". A server without a key: nearby://NAME@HOST, or its
+ * URL when another of @matches has the same name on the same host (two
+ * servers there, or someone else's record naming that host). */
 static char *
 choice (GPtrArray *matches, const NearbyService *s)
 {
   g_autofree char *path = nearby_name_to_path (s->name);
   g_autofree char *host = nearby_untrusted_escape (s->host);
+  g_autofree char *how = NULL;
+  g_autofree char *owner = NULL;
+  g_autoptr (GString) out = NULL;
 
-  for (guint i = 0; i < matches->len; i++)
+  if (s->key == NULL)
     {
-      const NearbyService *t = matches->pdata[i];
+      for (guint i = 0; i < matches->len; i++)
+        {
+          const NearbyService *t = matches->pdata[i];
 
-      if (t != s && strcmp (t->name, s->name) == 0 && g_ascii_strcasecmp (t->host, s->host) == 0)
-        return nearby_untrusted_escape (s->url);
+          if (t != s && strcmp (t->name, s->name) == 0
+              && g_ascii_strcasecmp (t->host, s->host) == 0)
+            return nearby_untrusted_escape (s->url);
+        }
+      return g_strdup_printf ("nearby:/%s@%s", path, host);
     }
-  return g_strdup_printf ("nearby:/%s@%s", path, host);
+
+  if (same_key (matches, s, FALSE) == 1)
+    {
+      g_autofree char *code = nearby_key_short_code (s->key);
+
+      how = g_strdup_printf ("nearby:/%s@%s", path, code);
+    }
+  else
+    {
+      g_autofree char *url_form = nearby_key_to_url_form (s->key);
+
+      if (same_key (matches, s, TRUE) == 1)
+        how = g_strdup_printf ("nearby:/%s@%s", path, url_form);
+      else
+        {
+          /* The authority of our own URL, "10.0.0.2:9419" or "[fe80::1%25eth0]:9419". */
+          const char *authority = strstr (s->url, "://");
+          g_autofree char *shown = NULL;
+
+          authority = authority != NULL ? authority + 3 : s->url;
+          shown = nearby_untrusted_escape (authority);
+          how = g_strdup_printf ("nearby://%s@%.*s%s", url_form, (int) strcspn (shown, "/"), shown,
+                                 path);
+        }
+    }
+  out = g_string_new (how);
+  g_string_append (out, " (");
+  if (s->owner != NULL)
+    {
+      owner = nearby_untrusted_escape (s->owner);
+      g_string_append_printf (out, "%s on ", owner);
+    }
+  g_string_append (out, host);
+  if (s->subject != NULL)
+    {
+      g_autofree char *subject = nearby_untrusted_escape (s->subject);
+
+      g_string_append_printf (out, ", \"%s\"", subject);
+    }
+  g_string_append (out, ")");
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
 static char *
@@ -654,22 +774,86 @@ choices (GPtrArray *matches)
   return g_string_free (out, FALSE);
 }
 
-const NearbyService *
-nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GError **error)
+/* The pinned key is not among the services named @name: the owner has
+ * left, or (same owner name, another key) someone else took the name. */
+static void
+pinned_missing (GPtrArray *services, const char *name, const NearbyPick *pick, GError **error)
 {
+  g_autofree char *shown_name = nearby_untrusted_escape (name);
+  g_autofree char *pinned_code = nearby_key_short_code (pick->pin);
+  g_autofree char *shown_owner
+      = pick->pinned_owner != NULL ? nearby_untrusted_escape (pick->pinned_owner) : NULL;
+  g_autofree char *remote
+      = pick->remote != NULL ? nearby_untrusted_escape (pick->remote) : g_strdup ("<name>");
+  guint others = 0;
+
+  for (guint i = 0; i < services->len; i++)
+    {
+      const NearbyService *s = services->pdata[i];
+
+      if (!name_matches (s, name))
+        continue;
+      others++;
+      /* Like ssh's changed host key: the same someone, by name, with
+       * another key. The name is a hint; the key is who it is. */
+      if (s->key != NULL && pick->pinned_owner != NULL
+          && owner_matches (s->owner, pick->pinned_owner))
+        {
+          g_autofree char *now = nearby_key_short_code (s->key);
+
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
+                       "the key of %s's '%s' has changed (pinned %s, now %s): it may be someone "
+                       "else using that name\n"
+                       "hint: if you trust the new key: git config remote.%s.nearbykey '%s'",
+                       shown_owner, shown_name, pinned_code, now, remote, s->key);
+          return;
+        }
+    }
+
+  {
+    g_autofree char *whose = shown_owner != NULL
+                                 ? g_strdup_printf ("from %s (key %s)", shown_owner, pinned_code)
+                                 : g_strdup_printf ("from key %s", pinned_code);
+    g_autofree char *also
+        = others == 0   ? g_strdup ("")
+          : others == 1 ? g_strdup (" (1 other server advertises that name)")
+                        : g_strdup_printf (" (%u other servers advertise that name)", others);
+
+    g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                 "'%s' %s is not on the network; this remote is pinned to that key and will not "
+                 "fetch from anyone else%s",
+                 shown_name, whose, also);
+  }
+}
+
+/* nearby_browse_pick(); with @first_pinned, several services of the
+ * pinned key are no error: all are its holder's (or fail the handshake). */
+static const NearbyService *
+pick_one (GPtrArray *services, const char *name, const NearbyPick *pick, gboolean first_pinned,
+          GError **error)
+{
+  static const NearbyPick none = { 0 };
   g_autoptr (GPtrArray) exact = g_ptr_array_new ();
   g_autoptr (GPtrArray) ends = g_ptr_array_new ();
   g_autofree char *suffix = g_strconcat ("/", name, NULL);
   g_autofree char *shown_name = nearby_untrusted_escape (name);
-  g_autofree char *shown_host = nearby_untrusted_escape (host);
+  g_autofree char *shown_who = NULL;
   g_autofree char *listed = NULL;
+  const char *who;
   GPtrArray *matches;
+  gboolean keyed = FALSE;
 
+  if (pick == NULL)
+    pick = &none;
+  /* Once pinned, WHO has done its work: only the key counts. */
+  who = pick->pin == NULL ? pick->who : NULL;
+  shown_who = nearby_untrusted_escape (who);
   for (guint i = 0; i < services->len; i++)
     {
       NearbyService *s = services->pdata[i];
 
-      if (host != NULL && !host_matches (s, host))
+      if (pick->pin != NULL ? g_strcmp0 (s->key, pick->pin) != 0
+                            : who != NULL && !who_matches (s, who))
         continue;
       if (strcmp (s->name, name) == 0)
         g_ptr_array_add (exact, s);
@@ -679,9 +863,9 @@ nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GEr
 
   /* An exact match is no reason to ignore a name that ends in /NAME: anyone
    * may advertise the bare name, and taking it silently would hand them
-   * what was meant for the other. Only a host given narrows it down, since
-   * then the user has said whose branch they want. */
-  if (exact->len > 0 && ends->len > 0 && host == NULL)
+   * what was meant for the other. Only a WHO or a pin narrows it down,
+   * since then the user has said whose branch they want. */
+  if (exact->len > 0 && ends->len > 0 && who == NULL && pick->pin == NULL)
     {
       g_autoptr (GPtrArray) all = g_ptr_array_new ();
 
@@ -704,10 +888,11 @@ nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GEr
       for (guint i = 0; i < ends->len; i++)
         {
           const char *n = ((NearbyService *) ends->pdata[i])->name;
+          g_autofree char *shown = nearby_untrusted_escape (n);
 
           if (i > 0 && strcmp (n, ((NearbyService *) ends->pdata[0])->name) != 0)
             unique = FALSE;
-          g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", n);
+          g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", shown);
         }
       if (!unique)
         {
@@ -718,24 +903,40 @@ nearby_browse_pick (GPtrArray *services, const char *name, const char *host, GEr
     }
   if (matches->len == 0)
     {
-      if (host != NULL)
+      if (pick->pin != NULL)
+        pinned_missing (services, name, pick, error);
+      else if (who != NULL)
         g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
                      "no branch named '%s' is advertised by %s; see 'git nearby browse'",
-                     shown_name, shown_host);
+                     shown_name, shown_who);
       else
         g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
                      "no branch named '%s' is advertised nearby; see 'git nearby browse'",
                      shown_name);
       return NULL;
     }
-  if (matches->len > 1)
+  if (matches->len > 1 && !(pick->pin != NULL && first_pinned))
     {
       listed = choices (matches);
-      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS,
-                   "'%s' is advertised by several hosts; pick one: %s", shown_name, listed);
+      for (guint i = 0; i < matches->len; i++)
+        keyed = keyed || ((NearbyService *) matches->pdata[i])->key != NULL;
+      /* Servers from before identities: the message they always had. */
+      if (!keyed)
+        g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS,
+                     "'%s' is advertised by several hosts; pick one: %s", shown_name, listed);
+      else
+        g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS,
+                     "'%s' is advertised by %u servers; pick one: %s", shown_name, matches->len,
+                     listed);
       return NULL;
     }
   return matches->pdata[0];
+}
+
+const NearbyService *
+nearby_browse_pick (GPtrArray *services, const char *name, const NearbyPick *pick, GError **error)
+{
+  return pick_one (services, name, pick, FALSE, error);
 }
 
 /* Whether a server answers for @s's branch at its address and port. */
@@ -783,10 +984,12 @@ answers (const NearbyService *s)
   return g_str_has_prefix (reply, "HTTP/1.1 200 ") || g_str_has_prefix (reply, "HTTP/1.0 200 ");
 }
 
-/* Drops the services that share their name and host with another and at
- * whose address and port nobody serves that branch: anyone can publish a
- * record naming someone else's host with another port, and such a record
- * must not make the host's own branch unresolvable. */
+/* Drops the services that share their name, host and key (or lack of one)
+ * with another and at whose address and port nobody serves that branch:
+ * anyone can publish a record naming someone else's host with another port
+ * (and copy its key), and such a record must not make the host's own
+ * branch unresolvable. Services with different keys need no probe: the
+ * key tells them apart, and the handshake proves it. */
 static void
 drop_dead_twins (GPtrArray *services)
 {
@@ -804,8 +1007,9 @@ drop_dead_twins (GPtrArray *services)
         {
           const NearbyService *t = services->pdata[j];
 
+          /* Different keys tell services apart without asking anyone. */
           twin = i != j && strcmp (s->name, t->name) == 0
-                 && g_ascii_strcasecmp (s->host, t->host) == 0;
+                 && g_ascii_strcasecmp (s->host, t->host) == 0 && g_strcmp0 (s->key, t->key) == 0;
         }
       if (twin && probes_left > 0 && (probes_left--, !answers (s)))
         g_ptr_array_add (dead, services->pdata[i]);
@@ -815,7 +1019,7 @@ drop_dead_twins (GPtrArray *services)
 }
 
 NearbyService *
-nearby_resolve (const char *name, const char *host, guint timeout_ms, GError **error)
+nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GError **error)
 {
   g_autoptr (GPtrArray) services = browse (name, timeout_ms, FALSE, NULL, NULL, NULL, error);
   g_autoptr (GError) local_error = NULL;
@@ -823,13 +1027,13 @@ nearby_resolve (const char *name, const char *host, guint timeout_ms, GError **e
 
   if (services == NULL)
     return NULL;
-  picked = nearby_browse_pick (services, name, host, &local_error);
+  picked = nearby_browse_pick (services, name, pick, &local_error);
   if (picked == NULL && g_error_matches (local_error, NEARBY_ERROR, NEARBY_ERROR_EXISTS))
     {
       /* Ask the servers themselves, only when one host seems to have it twice. */
       g_clear_error (&local_error);
       drop_dead_twins (services);
-      picked = nearby_browse_pick (services, name, host, &local_error);
+      picked = pick_one (services, name, pick, TRUE, &local_error);
     }
   if (picked == NULL)
     {

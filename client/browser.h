@@ -4,7 +4,8 @@
  * interface and protocol is resolved, and the copies of one branch on one
  * host (per interface, IPv4 and IPv6) are merged into one NearbyService
  * with the best address: IPv4, then global IPv6, then link-local IPv6 with
- * its zone. A browse ends when Avahi says ALL_FOR_NOW and every resolver
+ * its zone. Copies with different keys are different services, so that a
+ * record copying another's name, host and port never merges into it. A browse ends when Avahi says ALL_FOR_NOW and every resolver
  * has answered — never after a fixed sleep — or at the timeout. */
 #pragma once
 
@@ -19,10 +20,13 @@ typedef struct
   char *address; /* "10.0.0.2", "2001:db8::1", "fe80::1" */
   char *ifname;  /* the interface it was seen on */
   guint16 port;
-  char *url;    /* http://... ready for git */
-  char *branch; /* from ref=, without refs/heads/ */
-  char *head;   /* commit id, or NULL */
-  char *repo;   /* root commit id, or NULL */
+  char *url;     /* http://... ready for git */
+  char *branch;  /* from ref=, without refs/heads/ */
+  char *head;    /* commit id, or NULL */
+  char *repo;    /* root commit id, or NULL */
+  char *key;     /* the server's identity (a pin, TXT key=), or NULL: an old server */
+  char *owner;   /* the owner's display name (TXT owner=), or NULL */
+  char *subject; /* the head commit's subject (TXT subject=), or NULL */
 } NearbyService;
 
 void nearby_service_free (NearbyService *service);
@@ -45,19 +49,39 @@ typedef void (*NearbyBrowseFunc) (NearbyBrowseEvent event, const NearbyService *
 GPtrArray *nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
                           gpointer user_data, GCancellable *cancellable, GError **error);
 
-/* Picks the service @name (and @host, if not NULL) stands for among
- * @services: the exact name, else the one name ending in "/@name". Fails
- * with NEARBY_ERROR_NOT_FOUND, or NEARBY_ERROR_EXISTS listing the
- * nearby://NAME@HOST choices when several hosts match. */
-const NearbyService *nearby_browse_pick (GPtrArray *services, const char *name, const char *host,
-                                         GError **error);
+/* What narrows the choice down besides the name. */
+typedef struct
+{
+  const char *who;          /* nearby://NAME@WHO: a host, owner, short code or key; or NULL */
+  const char *pin;          /* the remote's pinned key, or NULL: first contact */
+  const char *pinned_owner; /* the owner seen when it was pinned, or NULL */
+  const char *remote;       /* the remote's name, for the hint that re-pins; or NULL */
+} NearbyPick;
 
-/* Browses and picks: the service nearby://NAME[@HOST] stands for. Only
- * the instances whose names may be NAME's are resolved. When one host
- * seems to advertise NAME twice, asks the server at each port whether it
- * serves NAME, and keeps only those that do: a record naming someone
- * else's host is no reason for the real branch to become unresolvable. */
-NearbyService *nearby_resolve (const char *name, const char *host, guint timeout_ms,
+/* Picks the service @name stands for among @services: the exact name, else
+ * the one name ending in "/@name".
+ *
+ * At first contact (no pin), @pick->who, if given, keeps the services
+ * whose host, owner or key (nearby_key_matches()) it names. With a pin,
+ * only the services whose key is the pin count and @who is ignored: a
+ * pinned remote follows its owner's key, never a name or a host.
+ *
+ * Fails with NEARBY_ERROR_NOT_FOUND (nothing, or the pinned key is not
+ * there), NEARBY_ERROR_EXISTS listing the nearby:// choices when several
+ * servers match, or NEARBY_ERROR_FAILED when a service has the pinned
+ * owner's name and the name but another key: its message is two lines,
+ * the refusal and a "hint: " with the command that re-pins. @pick may be
+ * NULL. */
+const NearbyService *nearby_browse_pick (GPtrArray *services, const char *name,
+                                         const NearbyPick *pick, GError **error);
+
+/* Browses and picks (see nearby_browse_pick()): the service NAME stands
+ * for. Only the instances whose names may be NAME's are resolved. When
+ * one host seems to advertise NAME twice under one key (or none), asks the
+ * server at each port whether it serves NAME, and keeps only those that
+ * do: a record naming someone else's host is no reason for the real
+ * branch to become unresolvable. */
+NearbyService *nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms,
                                GError **error);
 
 #define NEARBY_BROWSE_DEFAULT_TIMEOUT_MS 5000

@@ -8,24 +8,50 @@
 
 #include "browser.h"
 #include "commands.h"
+#include "identity.h"
 #include "json.h"
 #include "name.h"
 #include "nearby-error.h"
+#include "pins.h"
 #include "untrusted.h"
 #include "url.h"
 
+/* The remotes of the current repository pinned to @s: those whose key is
+ * @s's and whose URL asks for @s's name (or its end). */
+static GPtrArray *
+pinned_remotes (GPtrArray *pins, const NearbyService *s)
+{
+  GPtrArray *remotes = g_ptr_array_new ();
+
+  for (guint i = 0; pins != NULL && i < pins->len; i++)
+    {
+      const NearbyPin *pin = pins->pdata[i];
+      gsize n = strlen (pin->name), m = strlen (s->name);
+
+      if (g_strcmp0 (s->key, pin->key) != 0)
+        continue;
+      if (strcmp (s->name, pin->name) == 0
+          || (m > n && s->name[m - n - 1] == '/' && strcmp (s->name + m - n, pin->name) == 0))
+        g_ptr_array_add (remotes, pin->remote);
+    }
+  return remotes;
+}
+
 /* The documented object of `browse --json` (see git-nearby(1)). */
 static void
-print_json_object (GString *out, const NearbyService *s, const char *event)
+print_json_object (GString *out, const NearbyService *s, const char *event, GPtrArray *pins)
 {
   const struct
   {
     const char *key;
     const char *value;
   } fields[] = {
-    { "name", s->name },     { "host", s->host }, { "address", s->address }, { "url", s->url },
-    { "branch", s->branch }, { "head", s->head }, { "repo", s->repo },
+    { "name", s->name },       { "host", s->host },     { "address", s->address },
+    { "url", s->url },         { "branch", s->branch }, { "head", s->head },
+    { "repo", s->repo },       { "key", s->key },       { "owner", s->owner },
+    { "subject", s->subject },
   };
+  g_autoptr (GPtrArray) remotes = pinned_remotes (pins, s);
 
   g_string_append (out, "{");
   if (event != NULL)
@@ -38,7 +64,14 @@ print_json_object (GString *out, const NearbyService *s, const char *event)
       if (g_str_equal (fields[i].key, "address"))
         g_string_append_printf (out, ", \"port\": %u", s->port);
     }
-  g_string_append (out, "}");
+  g_string_append (out, ", \"pinned\": [");
+  for (guint i = 0; i < remotes->len; i++)
+    {
+      if (i > 0)
+        g_string_append (out, ", ");
+      nearby_json_string (out, remotes->pdata[i]);
+    }
+  g_string_append (out, "]}");
 }
 
 /* Pads by characters, not bytes, so that UTF-8 names line up. @text is
@@ -51,49 +84,70 @@ print_cell (const char *text, glong width)
     putchar (' ');
 }
 
-#define N_COLUMNS 5
+enum
+{
+  COL_NAME,
+  COL_HOST,
+  COL_OWNER,
+  COL_KEY,
+  COL_BRANCH,
+  COL_HEAD,
+  COL_URL,
+  COL_PINNED,
+  N_COLUMNS
+};
 
 /* The cells of @s's row, as a terminal may show them: every value came
  * from the network, and a raw ESC, CR or LF in it would act, not show. */
 static void
-row_cells (const NearbyService *s, char *cells[N_COLUMNS])
+row_cells (const NearbyService *s, GPtrArray *pins, char *cells[N_COLUMNS])
 {
   g_autofree char *head = s->head != NULL ? g_strndup (s->head, 7) : g_strdup ("-");
+  g_autofree char *code = s->key != NULL ? nearby_key_short_code (s->key) : g_strdup ("-");
+  g_autoptr (GPtrArray) remotes = pinned_remotes (pins, s);
 
-  cells[0] = nearby_untrusted_escape (s->name);
-  cells[1] = nearby_untrusted_escape (s->host);
-  cells[2] = nearby_untrusted_escape (s->branch);
-  cells[3] = nearby_untrusted_escape (head);
-  cells[4] = nearby_untrusted_escape (s->url);
+  g_ptr_array_add (remotes, NULL);
+  cells[COL_NAME] = nearby_untrusted_escape (s->name);
+  cells[COL_HOST] = nearby_untrusted_escape (s->host);
+  cells[COL_OWNER] = nearby_untrusted_escape (s->owner != NULL ? s->owner : "-");
+  cells[COL_KEY] = g_strdup (code);
+  cells[COL_BRANCH] = nearby_untrusted_escape (s->branch);
+  cells[COL_HEAD] = nearby_untrusted_escape (head);
+  cells[COL_URL] = nearby_untrusted_escape (s->url);
+  /* Remote names are the user's own. */
+  cells[COL_PINNED] = remotes->len > 1 ? g_strjoinv (",", (char **) remotes->pdata) : g_strdup ("");
 }
 
 static void
-print_table (GPtrArray *services)
+print_table (GPtrArray *services, GPtrArray *pins)
 {
-  const char *headers[N_COLUMNS] = { "NAME", "HOST", "BRANCH", "HEAD", "URL" };
+  const char *headers[N_COLUMNS]
+      = { "NAME", "HOST", "OWNER", "KEY", "BRANCH", "HEAD", "URL", "PINNED" };
+  /* The PINNED column only in a repository with pinned remotes. */
+  guint columns = pins->len > 0 ? N_COLUMNS : COL_PINNED;
   glong widths[N_COLUMNS] = { 0 };
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
 
-  for (guint c = 0; c < N_COLUMNS; c++)
+  for (guint c = 0; c < columns; c++)
     widths[c] = strlen (headers[c]);
   for (guint i = 0; i < services->len; i++)
     {
       char **cells = g_new0 (char *, N_COLUMNS + 1);
 
-      row_cells (services->pdata[i], cells);
-      for (guint c = 0; c < N_COLUMNS; c++)
+      row_cells (services->pdata[i], pins, cells);
+      for (guint c = 0; c < columns; c++)
         widths[c] = MAX (widths[c], g_utf8_strlen (cells[c], -1));
       g_ptr_array_add (rows, cells);
     }
-  for (guint c = 0; c < N_COLUMNS; c++)
-    print_cell (headers[c], c + 1 < N_COLUMNS ? widths[c] + 2 : 0);
+  for (guint c = 0; c < columns; c++)
+    print_cell (headers[c], c + 1 < columns ? widths[c] + 2 : 0);
   putchar ('\n');
   for (guint i = 0; i < rows->len; i++)
     {
       char **cells = rows->pdata[i];
 
-      for (guint c = 0; c < N_COLUMNS; c++)
-        print_cell (cells[c], c + 1 < N_COLUMNS ? widths[c] + 2 : 0);
+      for (guint c = 0; c < columns; c++)
+        print_cell (cells[c], c + 1 < columns ? widths[c] + 2 : 0);
       putchar ('\n');
     }
 }
@@ -101,6 +155,7 @@ print_table (GPtrArray *services)
 typedef struct
 {
   gboolean json;
+  GPtrArray *pins;
 } WatchOptions;
 
 static void
@@ -115,18 +170,20 @@ on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
     {
       g_autoptr (GString) out = g_string_new (NULL);
 
-      print_json_object (out, s, word);
+      print_json_object (out, s, word, options->pins);
       printf ("%s\n", out->str);
     }
   else
     {
       g_auto (GStrv) cells = g_new0 (char *, N_COLUMNS + 1);
 
-      row_cells (s, cells);
+      row_cells (s, options->pins, cells);
       if (event == NEARBY_BROWSE_VANISHED)
-        printf ("%-9s %s on %s\n", word, cells[0], cells[1]);
+        printf ("%-9s %s on %s\n", word, cells[COL_NAME], cells[COL_HOST]);
       else
-        printf ("%-9s %s on %s  %s  %s\n", word, cells[0], cells[1], cells[3], cells[4]);
+        printf ("%-9s %s on %s  %s  %s  owner %s  key %s%s%s\n", word, cells[COL_NAME],
+                cells[COL_HOST], cells[COL_HEAD], cells[COL_URL], cells[COL_OWNER], cells[COL_KEY],
+                *cells[COL_PINNED] != '\0' ? "  pinned by " : "", cells[COL_PINNED]);
     }
   fflush (stdout);
 }
@@ -147,6 +204,7 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
   g_autoptr (GPtrArray) services = NULL;
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   WatchOptions options = { 0 };
+  g_autoptr (GPtrArray) pins = NULL;
   guint timeout_ms;
   const GOptionEntry entries[]
       = { { "json", 0, 0, G_OPTION_ARG_NONE, &json,
@@ -178,7 +236,10 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
     }
   timeout_ms = (guint) (timeout * 1000);
 
+  /* Outside a repository: none, and no marks. */
+  pins = nearby_pins_of_repository ();
   options.json = json;
+  options.pins = pins;
   if (watch)
     {
       g_unix_signal_add (SIGINT, on_interrupt, cancellable);
@@ -198,7 +259,7 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
       for (guint i = 0; i < services->len; i++)
         {
           g_string_append (out, i == 0 ? "\n  " : ",\n  ");
-          print_json_object (out, services->pdata[i], NULL);
+          print_json_object (out, services->pdata[i], NULL, pins);
         }
       g_string_append (out, services->len > 0 ? "\n]\n" : "]\n");
       fputs (out->str, stdout);
@@ -206,7 +267,7 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
   else if (services->len == 0)
     printf ("No branch is advertised nearby.\n");
   else
-    print_table (services);
+    print_table (services, pins);
   return TRUE;
 }
 
@@ -216,17 +277,19 @@ nearby_cmd_resolve (int argc, char **argv, GError **error)
   double timeout = NEARBY_BROWSE_DEFAULT_TIMEOUT_MS / 1000.0;
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (NearbyService) service = NULL;
-  g_autofree char *name = NULL;
-  g_autofree char *host = NULL;
+  g_auto (NearbyUrl) url = { 0 };
+  NearbyPick pick = { 0 };
   const GOptionEntry entries[] = { { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
                                      "Wait at most SECONDS (default 5)", "SECONDS" },
                                    { NULL } };
 
-  context = g_option_context_new ("NAME[@HOST]");
-  g_option_context_set_summary (context,
-                                "Print the URL of the branch advertised nearby as NAME (on HOST).\n"
-                                "A NAME that matches no branch exactly may be the end of one:\n"
-                                "fix-login finds myproj/fix-login if no other name ends so.");
+  context = g_option_context_new ("NAME[@WHO]");
+  g_option_context_set_summary (
+      context, "Print the URL of the branch advertised nearby as NAME (by WHO: a host,\n"
+               "an owner, a key's short code or URL form). A NAME that matches no\n"
+               "branch exactly may be the end of one: fix-login finds myproj/fix-login\n"
+               "if no other name ends so. A direct nearby://KEY@HOST:PORT/NAME is\n"
+               "printed as its http:// URL, without looking.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!nearby_cmd_parse (context, &argc, &argv, error))
     return FALSE;
@@ -242,15 +305,25 @@ nearby_cmd_resolve (int argc, char **argv, GError **error)
                    "--timeout %g: not a number of seconds", timeout);
       return FALSE;
     }
-  if (!nearby_url_parse_nearby (argv[1], &name, &host, error))
+  if (!nearby_url_parse (argv[1], &url, error))
     return FALSE;
-  service = nearby_resolve (name, host, (guint) (timeout * 1000), error);
+  if (url.key != NULL)
+    {
+      g_autofree char *path = nearby_name_to_path (url.name);
+      g_autofree char *http = nearby_url_build ("http", url.host, url.ifname, url.port, path);
+      g_autofree char *shown = nearby_untrusted_escape (http);
+
+      printf ("%s\n", shown);
+      return TRUE;
+    }
+  pick.who = url.who;
+  service = nearby_resolve (url.name, &pick, (guint) (timeout * 1000), error);
   if (service == NULL)
     return FALSE;
   {
-    g_autofree char *url = nearby_untrusted_escape (service->url);
+    g_autofree char *shown = nearby_untrusted_escape (service->url);
 
-    printf ("%s\n", url);
+    printf ("%s\n", shown);
   }
   return TRUE;
 }

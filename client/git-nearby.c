@@ -24,6 +24,7 @@ static const NearbyCommand commands[] = {
   { "status", "List this repository's advertised branches", nearby_cmd_status },
   { "browse", "List the branches advertised nearby", nearby_cmd_browse },
   { "resolve", "Print the URL of a branch advertised nearby", nearby_cmd_resolve },
+  { "id", "Show this server's key, owner and clone lines", nearby_cmd_id },
 };
 
 static void

@@ -1,9 +1,16 @@
 /* git-remote-nearby: the nearby:// remote helper.
  *
- * git runs `git-remote-nearby <remote> nearby://NAME[@HOST]` for clone,
- * fetch, pull, ls-remote and friends. We resolve the name now, at the moment
- * of use, and hand over to git's own HTTP transport (git remote-http) with
- * the URL found, so progress, errors and options are exactly git's. */
+ * git runs `git-remote-nearby <remote> <url>` for clone, fetch, pull,
+ * ls-remote and friends; <remote> is the remote's name, or the URL itself
+ * when there is none. We resolve the name now, at the moment of use, and
+ * hand over to git's own HTTP transport with the URL found, so progress,
+ * errors and options are exactly git's.
+ *
+ * A server with a key is fetched from over HTTPS, with curl told to accept
+ * only that key (http.<url>.pinnedPubkey, scoped to that one URL): git and
+ * curl do the verification, before any data is sent. A named remote pins
+ * the key it first used (remote.<name>.nearbykey) and from then on follows
+ * that key only. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,7 +21,10 @@
 #include <unistd.h>
 
 #include "browser.h"
+#include "identity.h"
 #include "log.h"
+#include "name.h"
+#include "pins.h"
 #include "untrusted.h"
 #include "url.h"
 
@@ -28,43 +38,188 @@ timeout_ms (void)
                                         : NEARBY_BROWSE_DEFAULT_TIMEOUT_MS;
 }
 
+/* Prints @message as git does, each line escaped: it may quote what
+ * another host advertised. Lines after the first are hints already. */
+static int
+fatal (const char *message)
+{
+  g_auto (GStrv) lines = g_strsplit (message, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *shown = nearby_untrusted_escape (lines[i]);
+
+      fprintf (stderr, "%s%s\n", i == 0 ? "fatal: " : "", shown);
+    }
+  return 128;
+}
+
+/* Hands over to `git remote-https` with curl held to @key for @url alone,
+ * after any GIT_CONFIG_COUNT entries the user already has. */
+static int
+exec_https (const char *remote, const char *url, const char *key)
+{
+  const char *count_env = g_getenv ("GIT_CONFIG_COUNT");
+  guint64 count = 0;
+  const char *settings[][2] = { { "pinnedPubkey", key }, { "sslVerify", "false" } };
+
+  if (count_env != NULL && *count_env != '\0'
+      && !g_ascii_string_to_unsigned (count_env, 10, 0, G_MAXINT - 8, &count, NULL))
+    return fatal ("GIT_CONFIG_COUNT is not a number");
+  for (gsize i = 0; i < G_N_ELEMENTS (settings); i++, count++)
+    {
+      g_autofree char *name = g_strdup_printf ("GIT_CONFIG_KEY_%" G_GUINT64_FORMAT, count);
+      g_autofree char *value = g_strdup_printf ("GIT_CONFIG_VALUE_%" G_GUINT64_FORMAT, count);
+      g_autofree char *config = g_strdup_printf ("http.%s.%s", url, settings[i][0]);
+
+      g_setenv (name, config, TRUE);
+      g_setenv (value, settings[i][1], TRUE);
+    }
+  {
+    g_autofree char *n = g_strdup_printf ("%" G_GUINT64_FORMAT, count);
+    char *args[] = { "git", "remote-https", (char *) remote, (char *) url, NULL };
+
+    g_setenv ("GIT_CONFIG_COUNT", n, TRUE);
+    execvp ("git", args);
+  }
+  fprintf (stderr, "fatal: cannot run git remote-https: %s\n", g_strerror (errno));
+  return 128;
+}
+
+static void
+debug_chosen (const NearbyService *s, const char *why)
+{
+  g_autofree char *name = nearby_untrusted_escape (s->name);
+  g_autofree char *host = nearby_untrusted_escape (s->host);
+  g_autofree char *owner = nearby_untrusted_escape (s->owner);
+  g_autofree char *url = nearby_untrusted_escape (s->url);
+  g_autofree char *code = s->key != NULL ? nearby_key_short_code (s->key) : g_strdup ("none");
+
+  g_debug ("chose '%s' on %s (owner '%s', key %s) at %s: %s", name, host, owner, code, url, why);
+}
+
+/* Pins @s's key (and owner) to @remote at first contact. */
+static void
+pin (const char *remote, const NearbyService *s)
+{
+  g_autofree char *key_name = g_strdup_printf ("remote.%s.nearbykey", remote);
+  g_autofree char *owner_name = g_strdup_printf ("remote.%s.nearbyowner", remote);
+  g_autoptr (GError) error = NULL;
+  gboolean plain = s->owner != NULL;
+
+  /* An owner that would not show as itself is not worth keeping. */
+  for (const char *c = s->owner; plain && *c != '\0'; c = g_utf8_next_char (c))
+    plain = !g_unichar_iscntrl (g_utf8_get_char (c));
+  if (!nearby_git_config_set (key_name, s->key, &error)
+      || (plain && !nearby_git_config_set (owner_name, s->owner, &error)))
+    {
+      g_autofree char *shown = nearby_untrusted_escape (error->message);
+
+      fprintf (stderr, "warning: could not pin the server's key: %s\n", shown);
+    }
+  else
+    {
+      g_autofree char *code = nearby_key_short_code (s->key);
+      g_autofree char *shown = nearby_untrusted_escape (remote);
+
+      g_debug ("pinned remote '%s' to key %s", shown, code);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (NearbyService) service = NULL;
-  g_autofree char *name = NULL;
-  g_autofree char *host = NULL;
+  g_auto (NearbyUrl) url = { 0 };
+  g_autofree char *pinned = NULL;
+  g_autofree char *pinned_owner = NULL;
+  g_autofree char *https = NULL;
+  g_autofree char *path = NULL;
+  NearbyPick pick = { 0 };
+  const char *remote;
+  gboolean named;
 
   setlocale (LC_ALL, "");
   nearby_log_init ("git-remote-nearby", g_getenv ("GIT_NEARBY_DEBUG") != NULL);
   if (argc != 3)
     {
-      fprintf (stderr, "usage: git-remote-nearby <remote> nearby://NAME[@HOST]\n"
+      fprintf (stderr, "usage: git-remote-nearby <remote> nearby://NAME[@WHO]\n"
                        "(git runs this for nearby:// URLs; see git-remote-nearby(1))\n");
       return 128;
     }
+  remote = argv[1];
+  /* `git fetch nearby://x` has no remote to pin: git passes the URL twice. */
+  named = strcmp (argv[1], argv[2]) != 0 && strstr (argv[1], "://") == NULL;
 
-  if (!nearby_url_parse_nearby (argv[2], &name, &host, &error)
-      || (service = nearby_resolve (name, host, timeout_ms (), &error)) == NULL)
+  if (!nearby_url_parse (argv[2], &url, &error))
+    return fatal (error->message);
+
+  if (url.key != NULL)
     {
-      /* The message may quote what another host advertised. */
-      g_autofree char *shown = nearby_untrusted_escape (error->message);
+      /* Direct: no mDNS, and the URL is the pin. */
+      path = nearby_name_to_path (url.name);
+      https = nearby_url_build ("https", url.host, url.ifname, url.port, path);
+      {
+        g_autofree char *shown = nearby_untrusted_escape (https);
+        g_autofree char *code = nearby_key_short_code (url.key);
 
-      fprintf (stderr, "fatal: %s\n", shown);
+        g_debug ("direct URL: %s, key %s, no mDNS", shown, code);
+      }
+      return exec_https (remote, https, url.key);
+    }
+
+  if (named)
+    {
+      g_autofree char *key_name = g_strdup_printf ("remote.%s.nearbykey", remote);
+      g_autofree char *owner_name = g_strdup_printf ("remote.%s.nearbyowner", remote);
+
+      pinned = nearby_git_config_get (key_name, &error);
+      if (error != NULL)
+        return fatal (error->message);
+      if (pinned != NULL && !nearby_key_is_valid (pinned))
+        {
+          g_autofree char *message = g_strdup_printf (
+              "%s is not a key (sha256//<base64>); fix or remove it to pin anew", key_name);
+
+          return fatal (message);
+        }
+      if (pinned != NULL)
+        pinned_owner = nearby_git_config_get (owner_name, NULL);
+    }
+  pick.who = url.who;
+  pick.pin = pinned;
+  pick.pinned_owner = pinned_owner;
+  pick.remote = named ? remote : NULL;
+  service = nearby_resolve (url.name, &pick, timeout_ms (), &error);
+  if (service == NULL)
+    return fatal (error->message);
+
+  if (service->key == NULL)
+    {
+      /* A server from before identities: plain HTTP, as it always was
+       * (never for a pinned remote: the pick only takes the pinned key). */
+      char *args[] = { "git", "remote-http", (char *) remote, service->url, NULL };
+
+      debug_chosen (service, "a server without a key, over plain HTTP; nothing pinned");
+      execvp ("git", args);
+      fprintf (stderr, "fatal: cannot run git remote-http: %s\n", g_strerror (errno));
       return 128;
     }
-  {
-    g_autofree char *shown = nearby_untrusted_escape (service->url);
 
-    g_debug ("%s is %s", argv[2], shown);
-  }
-
-  {
-    char *args[] = { "git", "remote-http", argv[1], service->url, NULL };
-
-    execvp ("git", args);
-    fprintf (stderr, "fatal: cannot run git remote-http: %s\n", g_strerror (errno));
-  }
-  return 128;
+  if (pinned != NULL)
+    debug_chosen (service, "the key this remote is pinned to");
+  else if (named)
+    {
+      debug_chosen (service, url.who != NULL ? "first contact, the one WHO names"
+                                             : "first contact, the one candidate");
+      /* Before the handshake: the pin admits only the holder of the key. */
+      pin (remote, service);
+    }
+  else
+    debug_chosen (service, "no remote name, nothing pinned");
+  /* The name found (NAME may have been the end of it). */
+  path = nearby_name_to_path (service->name);
+  https = nearby_url_build ("https", service->address, service->ifname, service->port, path);
+  return exec_https (remote, https, service->key);
 }

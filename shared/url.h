@@ -1,19 +1,48 @@
-/* git-nearby: URLs — nearby://NAME[@HOST] and the http:// URL of a resolved
- * service, with IPv6 in brackets and link-local zones (%25<ifname>). */
+/* git-nearby: URLs — the three forms of nearby:// URLs and the http(s)://
+ * URL of a resolved service, with IPv6 in brackets and link-local zones
+ * (%25<ifname>).
+ *
+ *   nearby://NAME            the one branch advertised as NAME nearby
+ *   nearby://NAME@WHO        ... by WHO: a host name, an owner name
+ *                            (percent-encoded), a key's short code
+ *                            (XXXX-XXXX) or a key's URL form (43 chars)
+ *   nearby://KEY@HOST:PORT/NAME
+ *                            "direct": no mDNS; KEY is the URL form of the
+ *                            server's key, HOST an IPv4 address, [IPv6]
+ *                            (zone as %25ifname) or a host name */
 #pragma once
 
 #include <glib.h>
 
 G_BEGIN_DECLS
 
-/* Splits "nearby://NAME[@HOST]" (or "NAME[@HOST]") into the advertised name
- * and the host, which is NULL when not given. The name may be
- * percent-encoded; "@" in a name must be written %40. */
-gboolean nearby_url_parse_nearby (const char *url, char **name, char **host, GError **error);
+typedef struct
+{
+  char *name;   /* the advertised name, decoded */
+  char *who;    /* NAME@WHO: WHO, decoded; NULL otherwise */
+  char *key;    /* direct: the pin (sha256//...); NULL otherwise */
+  char *host;   /* direct: address (no brackets) or host name */
+  char *ifname; /* direct: the IPv6 zone, or NULL */
+  guint16 port; /* direct: the port; 0 otherwise */
+} NearbyUrl;
 
-/* "http://10.0.0.2:9419/myproj/main", "http://[2001:db8::1]:9419/...",
- * "http://[fe80::1%25eth0]:9419/...". @ifname is used only for link-local
- * IPv6 addresses. @path starts with '/'. */
+void nearby_url_clear (NearbyUrl *url);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUrl, nearby_url_clear)
+
+/* Parses one of the three forms (the "nearby://" may be left out). Direct
+ * URLs are what the user typed: loopback is allowed there. The name may be
+ * percent-encoded; "@" in a name must be written %40. Errors are one line
+ * showing the URL escaped. */
+gboolean nearby_url_parse (const char *url, NearbyUrl *out, GError **error);
+
+/* "http://10.0.0.2:9419/myproj/main", "https://[2001:db8::1]:9419/...",
+ * "http://[fe80::1%25eth0]:9419/...". @scheme is "http" or "https";
+ * @ifname is used only for link-local IPv6 addresses. @path starts with
+ * '/'. @address may also be a host name. */
+char *nearby_url_build (const char *scheme, const char *address, const char *ifname, guint16 port,
+                        const char *path);
+
+/* nearby_url_build ("http", ...) */
 char *nearby_url_build_http (const char *address, const char *ifname, guint16 port,
                              const char *path);
 

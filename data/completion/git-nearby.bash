@@ -2,7 +2,7 @@
 
 _git_nearby ()
 {
-	local subcommands="serve advertise unadvertise status browse resolve"
+	local subcommands="serve advertise unadvertise status browse resolve id"
 	local subcommand
 	subcommand="$(__git_find_on_cmdline "$subcommands")"
 	if [ -z "$subcommand" ]; then
@@ -24,6 +24,8 @@ _git_nearby ()
 		__gitcomp "--json --watch --timeout= --help" ;;
 	resolve,--*)
 		__gitcomp "--timeout= --help" ;;
+	id,--*)
+		__gitcomp "--help" ;;
 	resolve,*)
 		# Names nearby, when browsing is quick.
 		__gitcomp_nl "$(git nearby browse --json --timeout 1 2>/dev/null | sed -n 's/.*"name": "\([^"]*\)".*/\1/p')" ;;

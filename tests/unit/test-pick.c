@@ -34,7 +34,8 @@ expect (const char *name, const char *host, const char *url)
 {
   g_autoptr (GPtrArray) services = nearby ();
   g_autoptr (GError) error = NULL;
-  const NearbyService *s = nearby_browse_pick (services, name, host, &error);
+  NearbyPick pick = { .who = host };
+  const NearbyService *s = nearby_browse_pick (services, name, &pick, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (s);
@@ -46,8 +47,9 @@ expect_error (const char *name, const char *host, int code, const char *message)
 {
   g_autoptr (GPtrArray) services = nearby ();
   g_autoptr (GError) error = NULL;
+  NearbyPick pick = { .who = host };
 
-  g_assert_null (nearby_browse_pick (services, name, host, &error));
+  g_assert_null (nearby_browse_pick (services, name, &pick, &error));
   g_assert_error (error, NEARBY_ERROR, code);
   g_assert_cmpstr (error->message, ==, message);
 }
@@ -95,7 +97,9 @@ test_unknown (void)
 static const NearbyService *
 pick_in (GPtrArray *services, const char *name, const char *host, GError **error)
 {
-  return nearby_browse_pick (services, name, host, error);
+  NearbyPick pick = { .who = host };
+
+  return nearby_browse_pick (services, name, &pick, error);
 }
 
 static void
@@ -178,6 +182,216 @@ test_hosts_escaped (void)
                    "no branch named 'demo' is advertised by x\\x0Dy; see 'git nearby browse'");
 }
 
+#define ALICE "sha256//K9gGyX8OAK8aH8Myj6djqSaXI8jbj6xPk69x2xhtbpA="
+#define ALICE_URL "K9gGyX8OAK8aH8Myj6djqSaXI8jbj6xPk69x2xhtbpA"
+#define ALICE_CODE "5FC0-DJBZ"
+/* Another key with Alice's short code: 40 bits can be ground. */
+#define ALICE_TWIN "sha256//K9gGyX8OAK8aH8Myj6djqSaXI8jbj6xPk69x2xhtboA="
+#define ALICE_TWIN_URL "K9gGyX8OAK8aH8Myj6djqSaXI8jbj6xPk69x2xhtboA"
+#define CAROL "sha256//TCbZB0wn2J7eWScMCsFLceBxsVI5UZ91R0svO6Y0gfU="
+#define CAROL_CODE "9GKD-J1TC"
+#define MALLORY "sha256//wKSXdhsXU3ntYzl8yYBUZVn6qEypy+7edzEXwxUItqw="
+#define MALLORY_CODE "R2J9-EXGV"
+
+static NearbyService *
+add_keyed (GPtrArray *services, const char *name, const char *host, guint16 port, const char *key,
+           const char *owner, const char *subject)
+{
+  NearbyService *s = g_new0 (NearbyService, 1);
+
+  s->name = g_strdup (name);
+  s->host = g_strdup (host);
+  s->port = port;
+  s->address = g_strdup_printf ("10.0.0.%u", port % 200);
+  s->url = g_strdup_printf ("http://%s:%u/%s", s->address, port, name);
+  s->key = g_strdup (key);
+  s->owner = g_strdup (owner);
+  s->subject = g_strdup (subject);
+  g_ptr_array_add (services, s);
+  return s;
+}
+
+static GPtrArray *
+keyed (void)
+{
+  GPtrArray *services = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
+
+  add_keyed (services, "webapp/fix-login", "alice-host", 1, ALICE, "Alice", "Fix the login");
+  add_keyed (services, "webapp/fix-login", "carol-host", 2, CAROL, "Carol", "WIP");
+  add_keyed (services, "webapp/main", "alice-host", 1, ALICE, "Alice Smith", NULL);
+  return services;
+}
+
+static const NearbyService *
+pick_with (GPtrArray *services, const char *name, const char *who, const char *pin,
+           const char *owner, GError **error)
+{
+  NearbyPick pick = { .who = who, .pin = pin, .pinned_owner = owner, .remote = "origin" };
+
+  return nearby_browse_pick (services, name, &pick, error);
+}
+
+static void
+expect_keyed (GPtrArray *services, const char *name, const char *who, const char *pin,
+              const char *owner, const char *host)
+{
+  g_autoptr (GError) error = NULL;
+  const NearbyService *s = pick_with (services, name, who, pin, owner, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (s);
+  g_assert_cmpstr (s->host, ==, host);
+}
+
+/* WHO at first contact: a host, an owner, a short code, a key's URL form. */
+static void
+test_who (void)
+{
+  g_autoptr (GPtrArray) services = keyed ();
+
+  expect_keyed (services, "webapp/fix-login", "carol-host", NULL, NULL, "carol-host");
+  expect_keyed (services, "webapp/fix-login", "Alice", NULL, NULL, "alice-host");
+  expect_keyed (services, "webapp/fix-login", "alice", NULL, NULL, "alice-host");
+  expect_keyed (services, "fix-login", "Carol", NULL, NULL, "carol-host");
+  expect_keyed (services, "main", "Alice Smith", NULL, NULL, "alice-host");
+  expect_keyed (services, "webapp/fix-login", ALICE_CODE, NULL, NULL, "alice-host");
+  expect_keyed (services, "webapp/fix-login", "9gkdj1tc", NULL, NULL, "carol-host");
+  expect_keyed (services, "webapp/fix-login", ALICE_URL, NULL, NULL, "alice-host");
+  expect_keyed (services, "webapp/fix-login", CAROL, NULL, NULL, "carol-host");
+  {
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (pick_with (services, "webapp/fix-login", "Bob", NULL, NULL, &error));
+    g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND);
+    g_assert_cmpstr (error->message, ==,
+                     "no branch named 'webapp/fix-login' is advertised by Bob; see 'git nearby "
+                     "browse'");
+  }
+}
+
+/* Several at first contact: each listed as a choice to paste. */
+static void
+test_candidates (void)
+{
+  g_autoptr (GPtrArray) services = keyed ();
+  g_autoptr (GError) error = NULL;
+
+  /* a keyless (old) server too: @HOST as before */
+  add (services, "webapp/fix-login", "dave");
+  g_assert_null (pick_with (services, "webapp/fix-login", NULL, NULL, NULL, &error));
+  g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS);
+  g_assert_cmpstr (error->message, ==,
+                   "'webapp/fix-login' is advertised by 3 servers; pick one: "
+                   "nearby://webapp/fix-login@" ALICE_CODE " (Alice on alice-host, \"Fix the "
+                   "login\"), nearby://webapp/fix-login@" CAROL_CODE " (Carol on carol-host, "
+                   "\"WIP\"), nearby://webapp/fix-login@dave");
+  g_clear_error (&error);
+
+  /* Each choice works. */
+  expect_keyed (services, "webapp/fix-login", ALICE_CODE, NULL, NULL, "alice-host");
+  expect_keyed (services, "webapp/fix-login", CAROL_CODE, NULL, NULL, "carol-host");
+  expect_keyed (services, "webapp/fix-login", "dave", NULL, NULL, "dave");
+}
+
+/* A short code shared by two candidates: the key's URL form instead; one
+ * key at two places: the direct URL. */
+static void
+test_candidates_same_code (void)
+{
+  g_autoptr (GPtrArray) services
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
+  g_autoptr (GError) error = NULL;
+
+  add_keyed (services, "demo", "alice-host", 1, ALICE, NULL, NULL);
+  add_keyed (services, "demo", "evil", 2, ALICE_TWIN, "Alice", "x\x1b[2J");
+  add_keyed (services, "demo", "carol-host", 3, CAROL, NULL, NULL);
+  add_keyed (services, "demo", "carol-host", 4, CAROL, NULL, NULL);
+  g_assert_null (pick_with (services, "demo", NULL, NULL, NULL, &error));
+  g_assert_cmpstr (
+      error->message, ==,
+      "'demo' is advertised by 4 servers; pick one: nearby://demo@" ALICE_URL
+      " (alice-host), nearby://demo@" ALICE_TWIN_URL
+      " (Alice on evil, \"x\\x1B[2J\"), nearby://TCbZB0wn2J7eWScMCsFLceBxsVI5UZ91R0svO6Y0gfU@"
+      "10.0.0.3:3/demo (carol-host), "
+      "nearby://TCbZB0wn2J7eWScMCsFLceBxsVI5UZ91R0svO6Y0gfU@10.0.0.4:4/demo "
+      "(carol-host)");
+  g_clear_error (&error);
+  expect_keyed (services, "demo", ALICE_TWIN_URL, NULL, NULL, "evil");
+  /* The short code matches both: listed again, never one picked. */
+  g_assert_null (pick_with (services, "demo", ALICE_CODE, NULL, NULL, &error));
+  g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_EXISTS);
+}
+
+/* Pinned: only the pinned key counts, WHO is ignored, and the owner is
+ * followed to a new host and port. */
+static void
+test_pinned (void)
+{
+  g_autoptr (GPtrArray) services = keyed ();
+
+  expect_keyed (services, "webapp/fix-login", NULL, ALICE, "Alice", "alice-host");
+  expect_keyed (services, "webapp/fix-login", "carol-host", ALICE, "Alice", "alice-host");
+  expect_keyed (services, "fix-login", NULL, CAROL, "Carol", "carol-host");
+  g_ptr_array_remove_index (services, 0);
+  add_keyed (services, "webapp/fix-login", "alice-new-laptop", 7, ALICE, "Alice", NULL);
+  expect_keyed (services, "webapp/fix-login", NULL, ALICE, "Alice", "alice-new-laptop");
+  /* A keyless server never serves a pinned remote. */
+  {
+    g_autoptr (GPtrArray) old = nearby ();
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (pick_with (old, "demo", "alice", ALICE, NULL, &error));
+    g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND);
+    g_assert_cmpstr (error->message, ==,
+                     "'demo' from key " ALICE_CODE " is not on the network; this remote is "
+                     "pinned to that key and will not fetch from anyone else (2 other servers "
+                     "advertise that name)");
+  }
+}
+
+/* The pinned owner left: says so and names the key, whoever else is there. */
+static void
+test_pinned_absent (void)
+{
+  g_autoptr (GPtrArray) services = keyed ();
+  g_autoptr (GError) error = NULL;
+
+  g_ptr_array_remove_index (services, 0);
+  g_assert_null (pick_with (services, "webapp/fix-login", NULL, ALICE, "Alice", &error));
+  g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND);
+  g_assert_cmpstr (error->message, ==,
+                   "'webapp/fix-login' from Alice (key " ALICE_CODE ") is not on the network; "
+                   "this remote is pinned to that key and will not fetch from anyone else (1 "
+                   "other server advertises that name)");
+  g_clear_error (&error);
+  g_assert_null (pick_with (services, "nosuch", NULL, ALICE, "Alice", &error));
+  g_assert_cmpstr (error->message, ==,
+                   "'nosuch' from Alice (key " ALICE_CODE ") is not on the network; this "
+                   "remote is pinned to that key and will not fetch from anyone else");
+}
+
+/* Same owner name, same branch name, another key: refused like ssh. */
+static void
+test_key_changed (void)
+{
+  g_autoptr (GPtrArray) services = keyed ();
+  g_autoptr (GError) error = NULL;
+
+  g_ptr_array_remove_index (services, 0);
+  add_keyed (services, "webapp/fix-login", "alice-host", 1, MALLORY, "Alice", "Fix the login");
+  g_assert_null (pick_with (services, "webapp/fix-login", NULL, ALICE, "Alice", &error));
+  g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==,
+                   "the key of Alice's 'webapp/fix-login' has changed (pinned " ALICE_CODE
+                   ", now " MALLORY_CODE "): it may be someone else using that name\n"
+                   "hint: if you trust the new key: git config remote.origin.nearbykey '" MALLORY
+                   "'");
+  g_clear_error (&error);
+  /* With the owner back, the pin finds her, whatever else is there. */
+  add_keyed (services, "webapp/fix-login", "alice-host", 9, ALICE, "Alice", NULL);
+  expect_keyed (services, "webapp/fix-login", NULL, ALICE, "Alice", "alice-host");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -189,5 +403,11 @@ main (int argc, char **argv)
   g_test_add_func ("/pick/exact-and-end", test_exact_and_end);
   g_test_add_func ("/pick/same-host-twice", test_same_host_twice);
   g_test_add_func ("/pick/hosts-escaped", test_hosts_escaped);
+  g_test_add_func ("/pick/who", test_who);
+  g_test_add_func ("/pick/candidates", test_candidates);
+  g_test_add_func ("/pick/candidates-same-code", test_candidates_same_code);
+  g_test_add_func ("/pick/pinned", test_pinned);
+  g_test_add_func ("/pick/pinned-absent", test_pinned_absent);
+  g_test_add_func ("/pick/key-changed", test_key_changed);
   return g_test_run ();
 }

@@ -1,50 +1,144 @@
+#include <string.h>
+
 #include "nearby-error.h"
 #include "url.h"
+
+#define KEY_URL "1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw"
+#define KEY_PIN "sha256//1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw="
 
 static void
 test_parse (void)
 {
   const struct
   {
-    const char *url, *name, *host;
+    const char *url, *name, *who;
   } cases[] = {
     { "nearby://myproj/fix-login", "myproj/fix-login", NULL },
     { "nearby://myproj/fix-login@alice-laptop", "myproj/fix-login", "alice-laptop" },
     { "nearby://fix-login/", "fix-login", NULL },
+    { "nearby://fix-login@alice/", "fix-login", "alice" },
     { "nearby://h%C3%A9llo", "héllo", NULL },
     { "nearby://a%40b@host.local", "a@b", "host.local" },
     { "fix-login@bob", "fix-login", "bob" },
+    /* an owner, percent-encoded */
+    { "nearby://webapp/fix-login@Alice%20Smith", "webapp/fix-login", "Alice Smith" },
+    /* a short code, a key's URL form */
+    { "nearby://webapp/fix-login@3PJS-3G8Y", "webapp/fix-login", "3PJS-3G8Y" },
+    { "nearby://webapp/fix-login@" KEY_URL, "webapp/fix-login", KEY_URL },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *name = NULL;
-      g_autofree char *host = NULL;
+      g_auto (NearbyUrl) url = { 0 };
       g_autoptr (GError) error = NULL;
 
-      g_assert_true (nearby_url_parse_nearby (cases[i].url, &name, &host, &error));
+      g_test_message ("%s", cases[i].url);
+      g_assert_true (nearby_url_parse (cases[i].url, &url, &error));
       g_assert_no_error (error);
-      g_assert_cmpstr (name, ==, cases[i].name);
-      g_assert_cmpstr (host, ==, cases[i].host);
+      g_assert_cmpstr (url.name, ==, cases[i].name);
+      g_assert_cmpstr (url.who, ==, cases[i].who);
+      g_assert_null (url.key);
+      g_assert_null (url.host);
+      g_assert_cmpuint (url.port, ==, 0);
+    }
+}
+
+static void
+test_parse_direct (void)
+{
+  const struct
+  {
+    const char *url, *name, *host, *ifname;
+    guint16 port;
+  } cases[] = {
+    { "nearby://" KEY_URL "@10.0.0.2:9419/webapp/fix-login", "webapp/fix-login", "10.0.0.2", NULL,
+      9419 },
+    /* loopback: the user typed it */
+    { "nearby://" KEY_URL "@127.0.0.1:1/x/", "x", "127.0.0.1", NULL, 1 },
+    { KEY_URL "=@[2001:db8::1]:65535/a%20b", "a b", "2001:db8::1", NULL, 65535 },
+    { "nearby://" KEY_URL "@[fe80::1%25eth0]:9419/p", "p", "fe80::1", "eth0", 9419 },
+    { "nearby://" KEY_URL "@alice-laptop.local:9419/p", "p", "alice-laptop.local", NULL, 9419 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto (NearbyUrl) url = { 0 };
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("%s", cases[i].url);
+      g_assert_true (nearby_url_parse (cases[i].url, &url, &error));
+      g_assert_no_error (error);
+      g_assert_cmpstr (url.name, ==, cases[i].name);
+      g_assert_null (url.who);
+      g_assert_cmpstr (url.key, ==, KEY_PIN);
+      g_assert_cmpstr (url.host, ==, cases[i].host);
+      g_assert_cmpstr (url.ifname, ==, cases[i].ifname);
+      g_assert_cmpuint (url.port, ==, cases[i].port);
     }
 }
 
 static void
 test_parse_rejects (void)
 {
-  const char *bad[] = { "http://x/y",  "nearby://",      "nearby://a//b",
-                        "nearby://x@", "nearby://a@b/c", "nearby://%zz" };
+  const struct
+  {
+    const char *url, *message;
+  } bad[] = {
+    { "http://x/y", "'http://x/y' is not a nearby:// URL" },
+    { "nearby://", NULL },
+    { "nearby://a//b", NULL },
+    { "nearby://x@", NULL },
+    { "nearby://a@b/c", NULL },
+    { "nearby://%zz", NULL },
+    { "nearby://@alice", NULL },
+    { "nearby://x@%00", NULL },
+    { "nearby://x@a%0Db", NULL },
+    /* direct: no port, bad ports */
+    { "nearby://" KEY_URL "@10.0.0.2/x",
+      "'nearby://" KEY_URL "@10.0.0.2/x': no port: a direct URL is nearby://KEY@HOST:PORT/NAME" },
+    { "nearby://" KEY_URL "@10.0.0.2:/x", NULL },
+    { "nearby://" KEY_URL "@10.0.0.2:0/x", NULL },
+    { "nearby://" KEY_URL "@10.0.0.2:65536/x", NULL },
+    { "nearby://" KEY_URL "@10.0.0.2:9x/x", NULL },
+    { "nearby://" KEY_URL "@[2001:db8::1]/x", NULL },
+    /* direct: bad hosts */
+    { "nearby://" KEY_URL "@2001:db8::1:9/x", NULL },
+    { "nearby://" KEY_URL "@[10.0.0.2]:9/x", NULL },
+    { "nearby://" KEY_URL "@[fe80::1%25]:9/x", NULL },
+    { "nearby://" KEY_URL "@[fe80::1%25e/0]:9/x", NULL },
+    { "nearby://" KEY_URL "@:9/x", NULL },
+    { "nearby://" KEY_URL "@a b:9/x", NULL },
+    /* direct: bad keys (short, a short code, wrong padding bits, bad alphabet) */
+    { "nearby://1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJm@10.0.0.2:9/x",
+      "'nearby://1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJm@10.0.0.2:9/x': the part before '@' "
+      "is not a key: nearby://KEY@HOST:PORT/NAME takes the 43-character URL form of the "
+      "server's key (see 'git nearby id')" },
+    { "nearby://3PJS-3G8Y@10.0.0.2:9/x", NULL },
+    { "nearby://1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmx@10.0.0.2:9/x", NULL },
+    { "nearby://1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJm+@10.0.0.2:9/x", NULL },
+    /* direct: empty names */
+    { "nearby://" KEY_URL "@10.0.0.2:9/", NULL },
+    { "nearby://" KEY_URL "@10.0.0.2:9",
+      "'nearby://" KEY_URL "@10.0.0.2:9' does not name a branch: a name cannot be empty" },
+    /* shown escaped, on one line */
+    { "nearby://x@\x1b[2J\n", "'nearby://x@\\x1B[2J\\x0A': WHO holds a control character" },
+  };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_autofree char *name = NULL;
-      g_autofree char *host = NULL;
+      g_auto (NearbyUrl) url = { 0 };
       g_autoptr (GError) error = NULL;
 
-      g_assert_false (nearby_url_parse_nearby (bad[i], &name, &host, &error));
+      g_test_message ("%s", bad[i].url);
+      g_assert_false (nearby_url_parse (bad[i].url, &url, &error));
       g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID);
-      g_assert_null (name);
-      g_assert_null (host);
+      g_assert_null (strchr (error->message, '\n'));
+      if (bad[i].message != NULL)
+        g_assert_cmpstr (error->message, ==, bad[i].message);
+      g_assert_null (url.name);
+      g_assert_null (url.who);
+      g_assert_null (url.key);
+      g_assert_null (url.host);
     }
 }
 
@@ -55,11 +149,15 @@ test_build (void)
   g_autofree char *v6 = nearby_url_build_http ("2001:db8::1", "eth0", 9419, "/p/main");
   g_autofree char *ll = nearby_url_build_http ("fe80::1:2", "eth0", 80, "/p");
   g_autofree char *ll_no_if = nearby_url_build_http ("fe80::1", NULL, 80, "/p");
+  g_autofree char *tls = nearby_url_build ("https", "fe80::1", "eth0", 9, "/p");
+  g_autofree char *named = nearby_url_build ("https", "alice.local", NULL, 9, "/p");
 
   g_assert_cmpstr (v4, ==, "http://10.0.0.2:9419/p/main");
   g_assert_cmpstr (v6, ==, "http://[2001:db8::1]:9419/p/main");
   g_assert_cmpstr (ll, ==, "http://[fe80::1:2%25eth0]:80/p");
   g_assert_cmpstr (ll_no_if, ==, "http://[fe80::1]:80/p");
+  g_assert_cmpstr (tls, ==, "https://[fe80::1%25eth0]:9/p");
+  g_assert_cmpstr (named, ==, "https://alice.local:9/p");
   g_assert_true (nearby_url_is_link_local ("FE80::1"));
   g_assert_false (nearby_url_is_link_local ("fec0::1"));
 }
@@ -86,6 +184,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/url/parse", test_parse);
+  g_test_add_func ("/url/parse-direct", test_parse_direct);
   g_test_add_func ("/url/parse-rejects", test_parse_rejects);
   g_test_add_func ("/url/build-http", test_build);
   g_test_add_func ("/url/usable-address", test_usable_address);

@@ -1,0 +1,38 @@
+/* git-nearby: the keys a repository's nearby:// remotes are pinned to.
+ *
+ * remote.<name>.nearbykey holds the pin (sha256//...) and
+ * remote.<name>.nearbyowner the owner's name seen when it was pinned. They
+ * are read and written with `git config` run as a child, so that GIT_DIR
+ * (which git sets for remote helpers) says which repository. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The value of @key in the current repository's config (all levels), or
+ * NULL with no error when it is not set. */
+char *nearby_git_config_get (const char *key, GError **error);
+
+/* Sets @key to @value in the current repository's own config. */
+gboolean nearby_git_config_set (const char *key, const char *value, GError **error);
+
+/* @key from the user's own config (global, then system; never a
+ * repository's), or NULL. */
+char *nearby_git_config_get_user (const char *key);
+
+typedef struct
+{
+  char *remote;
+  char *key;  /* the pin */
+  char *name; /* the name its URL asks for */
+} NearbyPin;
+
+void nearby_pin_free (NearbyPin *pin);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyPin, nearby_pin_free)
+
+/* The current repository's pinned remotes (a direct nearby:// URL is a pin
+ * too), sorted by remote; empty outside a repository. */
+GPtrArray *nearby_pins_of_repository (void);
+
+G_END_DECLS
