@@ -7,6 +7,7 @@ and time; every address is on loopback (127.0.0.0/8)."""
 import argparse
 import select
 import socket
+import ssl
 import sys
 import time
 
@@ -195,6 +196,73 @@ def exhaust(args):
         s.close()
 
 
+def client_hello():
+    """A real ClientHello, as Python's OpenSSL would send it first."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def tls_hold(args):
+    """TLS clients that stall: --partial ones send the record header and a
+    part of a ClientHello, --stall ones a whole ClientHello and then never
+    answer the server's; --garbage ones 0x16 and then what is not the start
+of a ClientHello.
+    Reports how many the server closed, and when."""
+    hello = client_hello()
+    kinds = ["partial"] * args.partial + ["stall"] * args.stall + ["garbage"] * args.garbage
+    conns = {}
+    refused = 0
+    for kind, src in zip(kinds, sources(args.sources, len(kinds))):
+        try:
+            s = connect(args.port, src)
+        except OSError:
+            refused += 1
+            continue
+        if kind == "partial":
+            s.sendall(hello[: 5 + 20])
+        elif kind == "stall":
+            s.sendall(hello)
+        elif len(conns) % 2:
+            s.sendall(b"\x16GET / HTTP/1.1\r\nHost: t\r\n\r\n")  # not a TLS record
+        else:
+            s.sendall(b"\x16\x03\x01\x00\x40\x02" + b"junk" * 15 + b"\xff\xff\xff")  # not a ClientHello
+        s.setblocking(False)
+        conns[s.fileno()] = {"s": s, "kind": kind, "closed": None}
+    start = time.monotonic()
+    print("holding %d (%d not connected)" % (len(conns), refused), flush=True)
+    poll = select.poll()
+    for fd in conns:
+        poll.register(fd, select.POLLIN)
+    while time.monotonic() - start < args.seconds and any(c["closed"] is None for c in conns.values()):
+        for fd, _ in poll.poll(200):
+            c = conns[fd]
+            try:
+                data = c["s"].recv(65536)
+            except OSError:
+                data = b""
+            if data:
+                continue  # the server's half of the handshake; we never answer it
+            c["closed"] = time.monotonic() - start
+            poll.unregister(fd)
+    for kind in ("partial", "stall", "garbage"):
+        mine = [c for c in conns.values() if c["kind"] == kind]
+        if not mine:
+            continue
+        closed = [c["closed"] for c in mine if c["closed"] is not None]
+        print("%s: closed %d of %d, the last after %.1f s"
+              % (kind, len(closed), len(mine), max(closed) if closed else 0.0))
+    for c in conns.values():
+        c["s"].close()
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -228,6 +296,14 @@ def main():
     a.add_argument("--sources", default="127.0.3.1-8")
     a.add_argument("--seconds", type=float, default=3)
     a.set_defaults(func=exhaust)
+    a = sub.add_parser("tls-hold")
+    a.add_argument("port", type=int)
+    a.add_argument("--partial", type=int, default=0)
+    a.add_argument("--stall", type=int, default=0)
+    a.add_argument("--garbage", type=int, default=0)
+    a.add_argument("--sources", default="127.0.5.1-10")
+    a.add_argument("--seconds", type=float, default=20)
+    a.set_defaults(func=tls_hold)
     args = p.parse_args()
     args.func(args)
 

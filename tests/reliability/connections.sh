@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The server owns its connections: clients that close keep-alive connections,
-# port scans, slowloris and idle floods, partial and oversized bodies, and
+# port scans, slowloris and idle floods (plain and TLS: partial ClientHellos,
+# stalled handshakes, garbage after 0x16), partial and oversized bodies, and
 # running out of descriptors leave it serving, with its descriptors and
 # memory where they were. Loopback only (127.0.0.0/8); every wait is bounded.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -62,6 +63,68 @@ check_contains "one address gets 32 connections; the others are answered 503 at 
 check_contains "(8 answered 503)" "(8 with 503)" "$out"
 check "the refusal is logged" grep -q "127.0.4.1: 32 connections open from this address already; refused" "$T/server.log"
 check "another address is served meanwhile" get_fast
+
+# --- TLS clients that stall, or send garbage ---
+HTTPS="https://127.0.0.1:$PORT"
+# tls_fast: a TLS GET / from 127.0.0.1 answers 200 within a second.
+tls_fast () {
+  local out
+  out=$(curl -sk -m 5 -o /dev/null -w '%{http_code} %{time_total}' "$HTTPS/")
+  echo "$out"
+  case $out in 200\ 0.*) return 0 ;; *) return 1 ;; esac
+}
+# last_after KIND FILE MIN MAX: tls-hold closed the last of KIND between MIN and MAX seconds.
+last_after () { awk -v k="$1:" -v lo="$3" -v hi="$4" '$1 == k { t = $(NF - 1); found = 1; ok = (t + 0 >= lo && t + 0 <= hi) } END { exit !(found && ok) }' "$2"; }
+check "TLS answers on the same port" tls_fast
+python3 "$TOOL" tls-hold "$PORT" --partial 60 --stall 12 --sources 127.0.5.1-3 --seconds 20 > "$T/tls-hold.out" &
+HOLD=$!
+wait_for grep -q holding "$T/tls-hold.out"
+sleep 0.5
+check "while 60 partial ClientHellos and 12 stalled TLS handshakes are open, GET / answers at once" get_fast
+check "and so does a TLS request" tls_fast
+wait "$HOLD"
+check_contains "the partial ClientHellos are all shed" "partial: closed 60 of 60" "$(cat "$T/tls-hold.out")"
+check "by the header deadline (2 s)" last_after partial "$T/tls-hold.out" 1.5 4
+check_contains "the stalled handshakes are all shed" "stall: closed 12 of 12" "$(cat "$T/tls-hold.out")"
+check "by the handshake deadline (within the header deadline)" last_after stall "$T/tls-hold.out" 1.5 4
+check "the server logged why" grep -q "127.0.5.[1-3]: the TLS handshake did not finish in time; closing the connection" "$T/server.log"
+check "and holds its descriptors again" fds_back_to "$base_fds"
+
+python3 "$TOOL" tls-hold "$PORT" --stall 12 --sources 127.0.5.9 --seconds 20 > "$T/tls-one.out" &
+HOLD=$!
+wait_for grep -q holding "$T/tls-one.out"
+sleep 0.5
+check "while one address stalls 12 handshakes (it may run 4), another's TLS request answers at once" tls_fast
+wait "$HOLD"
+check_contains "all 12 are shed" "stall: closed 12 of 12" "$(cat "$T/tls-one.out")"
+check "within the header deadline (those waiting for a handshake too)" last_after stall "$T/tls-one.out" 1.5 4
+
+python3 "$TOOL" tls-hold "$PORT" --garbage 20 --sources 127.0.5.20-29 --seconds 5 > "$T/tls-garbage.out"
+check_contains "0x16 then garbage: each such connection is closed" "garbage: closed 20 of 20" "$(cat "$T/tls-garbage.out")"
+check "at once" last_after garbage "$T/tls-garbage.out" 0 0.5
+check "and only those: GET / answers" get_fast
+check "TLS too" tls_fast
+check "a failed handshake is no error of the server's" test "$(grep -c "WARNING\|CRITICAL" "$T/server.log")" -eq 0
+
+# No TLS connection stays behind: a few hundred handshakes and TLS clones.
+# The cost of TLS, for the record: wall time and the server's CPU time.
+cpu_ms () { awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$SERVER_PID/stat"; }
+rss=$(rss_kb)
+t0=$(date +%s.%N) c0=$(cpu_ms)
+for i in $(seq 1 200); do curl -sk -o /dev/null "$HTTPS/"; done
+t1=$(date +%s.%N) c1=$(cpu_ms)
+for i in $(seq 1 200); do curl -s -o /dev/null "$URL/"; done
+t2=$(date +%s.%N) c2=$(cpu_ms)
+echo "# 200 sequential GET / over TLS: $(echo "$t1 - $t0" | bc) s, server CPU $((c1 - c0)) ms;" \
+  "over plain HTTP: $(echo "$t2 - $t1" | bc) s, server CPU $((c2 - c1)) ms"
+for i in $(seq 1 20); do
+  git -c http.sslVerify=false clone -q "$HTTPS/proj/main" "$T/tls-clone" && rm -rf "$T/tls-clone"
+done
+check "200 TLS requests and 20 TLS clones leave the descriptor count flat (was $base_fds)" fds_back_to "$base_fds"
+rss2=$(rss_kb)
+check "and memory flat (${rss} kB -> ${rss2} kB)" test "$rss2" -lt $((rss + 8192))
+out=$(git -c http.sslVerify=false ls-remote "$HTTPS/proj/main" 2>&1)
+check_contains "git over TLS still works" "refs/heads/main" "$out"
 
 # --- bodies ---
 python3 "$TOOL" partial-bodies "$PORT" 8 33554431 --sources 127.0.2.1-8 --seconds 8 --hold 1 > "$T/partial.out" &
