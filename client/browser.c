@@ -1,4 +1,5 @@
 #include "browser.h"
+#include "browser-private.h"
 
 #include <avahi-client/client.h>
 #include <avahi-client/lookup.h>
@@ -241,6 +242,17 @@ apply_txt (NearbyService *s, char **path, AvahiStringList *txt, const char *inst
   return TRUE;
 }
 
+char *
+nearby_browser_merge_key (const char *instance, const NearbyService *s)
+{
+  /* Copies are one service only when they are the same instance on the
+   * same host and port under the same key: anything looser lets one
+   * advertiser's record stand in for another's (an impostor's record would
+   * show the owner's key, or the owner's its own). */
+  return g_strdup_printf ("%s\n%s\n%u\n%s", instance, s->host, s->port,
+                          s->key != NULL ? s->key : "");
+}
+
 /* Files @copy under the logical service it now belongs to and reports. */
 static void
 refile (Browse *b, Copy *copy)
@@ -248,13 +260,7 @@ refile (Browse *b, Copy *copy)
   g_autofree char *old_key = copy->resolved ? g_strdup (copy->key) : NULL;
 
   g_free (copy->key);
-  /* Copies are one service only when they are the same instance on the
-   * same host and port under the same key: anything looser lets one
-   * advertiser's record stand in for another's (an impostor's record would
-   * show the owner's key, or the owner's its own). */
-  copy->key
-      = g_strdup_printf ("%s\n%s\n%u\n%s", copy->instance, copy->service->host, copy->service->port,
-                         copy->service->key != NULL ? copy->service->key : "");
+  copy->key = nearby_browser_merge_key (copy->instance, copy->service);
   copy->resolved = TRUE;
   if (old_key != NULL && strcmp (old_key, copy->key) != 0)
     merge (b, old_key);

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "browser-private.h"
 #include "browser.h"
 #include "nearby-error.h"
 
@@ -392,6 +393,33 @@ test_key_changed (void)
   expect_keyed (services, "webapp/fix-login", NULL, ALICE, "Alice", "alice-host");
 }
 
+/* Copies of one instance on one host and port are one service only under
+ * one key: an impostor's record never merges into the owner's. */
+static void
+test_merge_key (void)
+{
+  g_autoptr (GPtrArray) services
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
+  const NearbyService *alice = add_keyed (services, "demo", "alice", 9, ALICE, "Alice", NULL);
+  const NearbyService *copy = add_keyed (services, "demo", "alice", 9, ALICE, "Alice", "later");
+  const NearbyService *impostor = add_keyed (services, "demo", "alice", 9, MALLORY, "Alice", NULL);
+  const NearbyService *old = add_keyed (services, "demo", "alice", 9, NULL, NULL, NULL);
+  const NearbyService *other_port = add_keyed (services, "demo", "alice", 10, ALICE, "Alice", NULL);
+  g_autofree char *a = nearby_browser_merge_key ("demo on alice", alice);
+  g_autofree char *b = nearby_browser_merge_key ("demo on alice", copy);
+  g_autofree char *c = nearby_browser_merge_key ("demo on alice", impostor);
+  g_autofree char *d = nearby_browser_merge_key ("demo on alice", old);
+  g_autofree char *e = nearby_browser_merge_key ("demo on alice", other_port);
+  g_autofree char *f = nearby_browser_merge_key ("demo on alice #2", alice);
+
+  g_assert_cmpstr (a, ==, b);
+  g_assert_cmpstr (a, !=, c);
+  g_assert_cmpstr (a, !=, d);
+  g_assert_cmpstr (c, !=, d);
+  g_assert_cmpstr (a, !=, e);
+  g_assert_cmpstr (a, !=, f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -409,5 +437,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pick/pinned", test_pinned);
   g_test_add_func ("/pick/pinned-absent", test_pinned_absent);
   g_test_add_func ("/pick/key-changed", test_key_changed);
+  g_test_add_func ("/pick/merge-key", test_merge_key);
   return g_test_run ();
 }
