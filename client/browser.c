@@ -990,12 +990,12 @@ answers (const NearbyService *s)
   return g_str_has_prefix (reply, "HTTP/1.1 200 ") || g_str_has_prefix (reply, "HTTP/1.0 200 ");
 }
 
-/* Drops the services that share their name, host and key (or lack of one)
- * with another and at whose address and port nobody serves that branch:
- * anyone can publish a record naming someone else's host with another port
- * (and copy its key), and such a record must not make the host's own
- * branch unresolvable. Services with different keys need no probe: the
- * key tells them apart, and the handshake proves it. */
+/* Drops the services that share their name and host with another and at
+ * whose address and port nobody serves that branch: anyone can publish a
+ * record naming someone else's host with another port (with or without
+ * its key), and such a record must not make the host's own branch
+ * unresolvable. Keys do not make this moot: they tell live servers apart,
+ * but a record pointing nowhere would still be listed as a choice. */
 static void
 drop_dead_twins (GPtrArray *services)
 {
@@ -1013,9 +1013,10 @@ drop_dead_twins (GPtrArray *services)
         {
           const NearbyService *t = services->pdata[j];
 
-          /* Different keys tell services apart without asking anyone. */
+          /* Whatever their keys: a record at a port where nothing serves
+           * the name is no choice for anyone, keyed or not. */
           twin = i != j && strcmp (s->name, t->name) == 0
-                 && g_ascii_strcasecmp (s->host, t->host) == 0 && g_strcmp0 (s->key, t->key) == 0;
+                 && g_ascii_strcasecmp (s->host, t->host) == 0;
         }
       if (twin && probes_left > 0 && (probes_left--, !answers (s)))
         g_ptr_array_add (dead, services->pdata[i]);

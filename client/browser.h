@@ -77,7 +77,7 @@ const NearbyService *nearby_browse_pick (GPtrArray *services, const char *name,
 
 /* Browses and picks (see nearby_browse_pick()): the service NAME stands
  * for. Only the instances whose names may be NAME's are resolved. When
- * one host seems to advertise NAME twice under one key (or none), asks the
+ * one host seems to advertise NAME twice (whatever the keys), asks the
  * server at each port whether it serves NAME, and keeps only those that
  * do: a record naming someone else's host is no reason for the real
  * branch to become unresolvable. */
