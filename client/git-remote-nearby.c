@@ -70,7 +70,14 @@ exec_https (const char *remote, const char *url, const char *key)
     {
       g_autofree char *name = g_strdup_printf ("GIT_CONFIG_KEY_%" G_GUINT64_FORMAT, count);
       g_autofree char *value = g_strdup_printf ("GIT_CONFIG_VALUE_%" G_GUINT64_FORMAT, count);
-      g_autofree char *config = g_strdup_printf ("http.%s.%s", url, settings[i][0]);
+      /* git's urlmatch refuses a zone in a host ("invalid characters in
+       * host name"), so no http.<url>.* ever applies to a link-local URL:
+       * there the settings go unscoped. They are still held to the pin:
+       * curl checks it on every TLS connection, and this git remote-https
+       * talks to this one URL only. */
+      g_autofree char *config = strstr (url, "%25") != NULL
+                                    ? g_strdup_printf ("http.%s", settings[i][0])
+                                    : g_strdup_printf ("http.%s.%s", url, settings[i][0]);
 
       g_setenv (name, config, TRUE);
       g_setenv (value, settings[i][1], TRUE);

@@ -46,13 +46,14 @@ print(c[:4] + "-" + c[4:])' "$1"
 raw_controls () { LC_ALL=C grep -c "$(printf '[\001-\010\013-\037\177]')" <<<"$1"; }
 
 start_session_bus || { not_ok "a private session bus starts"; done_testing; exit 1; }
-start_server "$T/srv" ${NETNS_ADDR:+--bind "$NETNS_ADDR"} || { not_ok "server starts"; done_testing; exit 1; }
+start_server "$T/srv" --bind ::1 ${NETNS_ADDR:+--bind "$NETNS_ADDR"} || { not_ok "server starts"; done_testing; exit 1; }
 PORT=$(cat "$T/port")
 PIN=$(openssl_pin "$PORT")
 KEY=$(url_form "$PIN")
 CODE=$(short_code "$PIN")
 check_contains "the server presents a key (openssl)" "sha256//" "$PIN"
 DIRECT="nearby://$KEY@127.0.0.1:$PORT/$N"
+OTHER_KEY=$(url_form "sha256//$(printf 'another server' | openssl dgst -sha256 -binary | base64)")
 
 # --- the direct form ---
 out=$(GIT_TRACE_CURL=1 GIT_NEARBY_DEBUG=1 git clone "$DIRECT" "$T/c1" 2>&1); rc=$?
@@ -73,6 +74,13 @@ out=$(git -C "$T/c1" pull -q --ff-only 2>&1); rc=$?
 check_exit "so does git pull" 0 $rc "" "$out"
 check_eq "(the new tip)" "$(rev "$R" main)" "$(rev "$T/c1" HEAD)"
 
+# IPv6 in brackets: git's per-URL config matches the https URL handed over.
+out=$(git clone "nearby://$KEY@[::1]:$PORT/$N" "$T/v6" 2>&1); rc=$?
+check_exit "the direct form with [::1] clones" 0 $rc "" "$out"
+check "(main's history)" same_history "$T/v6" "$R" main
+out=$(git clone "nearby://$OTHER_KEY@[::1]:$PORT/$N" "$T/v6-wrong" 2>&1); rc=$?
+check_exit "and with a wrong key fails in the handshake" 128 $rc "does not match pinned public key" "$out"
+
 # The user's own GIT_CONFIG_COUNT entries stay: ours come after them.
 out=$(GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.userAgent GIT_CONFIG_VALUE_0=pin-test/1 \
   GIT_TRACE_CURL=1 git ls-remote "$DIRECT" 2>&1); rc=$?
@@ -80,9 +88,8 @@ check_exit "with GIT_CONFIG_COUNT already set, ls-remote works" 0 $rc "refs/head
 check_contains "and the user's entry still applies" "User-Agent: pin-test/1" "$out"
 
 # A wrong key: curl refuses in the handshake; git leaves nothing.
-OTHER=$(url_form "sha256//$(printf 'another server' | openssl dgst -sha256 -binary | base64)")
 requests=$(grep -c "ref advertisement" "$T/server.log")
-out=$(git clone "nearby://$OTHER@127.0.0.1:$PORT/$N" "$T/wrong" 2>&1); rc=$?
+out=$(git clone "nearby://$OTHER_KEY@127.0.0.1:$PORT/$N" "$T/wrong" 2>&1); rc=$?
 check_exit "a wrong key in the direct form fails in the handshake" 128 $rc "does not match pinned public key" "$out"
 check "and leaves nothing" test ! -e "$T/wrong"
 check_eq "no request reached the server" "$requests" "$(grep -c "ref advertisement" "$T/server.log")"
@@ -112,6 +119,24 @@ if [ -n "$NETNS_ADDR" ]; then
   check "the branch's history" same_history "$T/main" "$R" main
 else
   echo "# SKIP: no network namespace (unshare -rn failed): the pasted no-mDNS line is not tried"
+fi
+
+# --- a link-local IPv6 address with its zone (git's per-URL config cannot
+# name such a URL, so the helper's settings go unscoped there) ---
+if [ -n "$NETNS_ADDR" ]; then
+  LL=$(ip -6 -br addr show dev v0 | awk '{print $3}' | cut -d/ -f1)
+  stop_server
+  # Only inside this test's own network namespace: every address.
+  start_server "$T/srv" --bind :: || { not_ok "server restarts on ::"; done_testing; exit 1; }
+  PORT=$(cat "$T/port")
+  out=$(git clone "nearby://$KEY@[$LL%25v0]:$PORT/$N" "$T/ll" 2>&1); rc=$?
+  check_exit "the direct form with [fe80::...%25v0] clones" 0 $rc "" "$out"
+  check "(main's history)" same_history "$T/ll" "$R" main
+  out=$(git clone "nearby://$OTHER_KEY@[$LL%25v0]:$PORT/$N" "$T/ll-wrong" 2>&1); rc=$?
+  check_exit "and with a wrong key fails in the handshake" 128 $rc "does not match pinned public key" "$out"
+  check "leaving nothing" test ! -e "$T/ll-wrong"
+else
+  echo "# SKIP: no network namespace: the link-local direct form is not tried"
 fi
 
 # --- with no server ---
