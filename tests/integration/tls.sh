@@ -34,8 +34,22 @@ pinned_git () {
   git -c "http.$HTTPS/.sslVerify=false" -c "http.$HTTPS/.pinnedPubkey=$pin" "$@"
 }
 
+# The short code and URL form of a pin, computed here from their
+# definitions (identity.h): the first 40 bits of the hash in Crockford's
+# base32, and the hash in unpadded base64url.
+short_code () {
+  python3 -c 'import base64, sys
+d = base64.b64decode(sys.argv[1][len("sha256//"):])
+n = int.from_bytes(d[:5], "big")
+a = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+c = "".join(a[(n >> (35 - 5 * i)) & 31] for i in range(8))
+print(c[:4] + "-" + c[4:])' "$1"
+}
+url_form () { printf '%s' "${1#sha256//}" | tr '+/' '-_' | tr -d '='; }
+
 # --- the identity file ---
 [ ! -e "$ID" ] || rm -f "$ID"
+start_session_bus || { not_ok "a private session bus starts"; done_testing; exit 1; }
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
 PORT=$(cat "$T/port")
 HTTPS="https://127.0.0.1:$PORT"
@@ -48,6 +62,30 @@ check_eq "the web page's JSON names that key" "$PIN" "$(json_key)"
 check_contains "the JSON names the owner (nearby.owner)" '"owner": "Alice Example"' "$(curl -s "$URL/?format=json")"
 check "the log shows the key" grep -qF -- "$PIN" "$T/server.log"
 check "and the owner" grep -q "owner Alice Example" "$T/server.log"
+
+CODE=$(short_code "$PIN")
+check "the log shows the short code" grep -qF -- "identity $CODE ($PIN)" "$T/server.log"
+
+# --- where people see it: the pages and D-Bus ---
+page=$(curl -s "$URL/")
+check_contains "the index page shows the owner" '<strong class="owner">Alice Example</strong>' "$page"
+check_contains "the key's short code" "key <code class=\"code\">$CODE</code>" "$page"
+check_contains "the whole pin, to copy" "<code>$PIN</code>" "$page"
+check_contains "and the nearby:// clone line pinned to the key" "git clone nearby://proj/main@$(url_form "$PIN") main" "$page"
+page=$(curl -s "$URL/$N")
+check_contains "the branch page shows the owner" '<strong class="owner">Alice Example</strong>' "$page"
+check_contains "the short code" "$CODE" "$page"
+check_contains "the pin" "$PIN" "$page"
+check_contains "the nearby:// clone line" "<pre class=\"clone\">git clone nearby://proj/main@$(url_form "$PIN") main</pre>" "$page"
+check_contains "and the plain one" "<pre>git clone $URL/$N</pre>" "$page"
+check_eq "the TLS page is the same page" "$(curl -s "$URL/$N")" "$(curl -sk "https://127.0.0.1:$PORT/$N")"
+has_name () { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+  --method org.freedesktop.DBus.NameHasOwner org.gitnearby.Server1 | grep -q true; }
+wait_for has_name
+out=$(gdbus introspect --session --dest org.gitnearby.Server1 --object-path /org/gitnearby/Server1 --only-properties)
+check_contains "D-Bus: Key is the pin" "readonly s Key = '$PIN';" "$out"
+check_contains "D-Bus: Owner is the owner" "readonly s Owner = 'Alice Example';" "$out"
+check_contains "D-Bus: Port is still there" "readonly q Port = $PORT;" "$out"
 
 stop_server
 start_server "$T/srv" || { not_ok "server restarts"; done_testing; exit 1; }
@@ -112,6 +150,33 @@ code=$(curl -s --insecure -o /dev/null -w '%{http_code}' -X POST "$HTTPS/$N/git-
 check_eq "push is 403 over TLS too" 403 "$code"
 check "the server is still up" server_alive
 stop_server
+
+# --- the owner: nearby.owner, else user.name, from the user's config only ---
+git -C "$R" config nearby.owner "Mallory"
+git -C "$R" config user.name "Mallory"
+git config --global --unset nearby.owner
+start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+json=$(curl -s "$URL/?format=json")
+check_contains "without nearby.owner the owner is user.name (Test User)" '"owner": "Test User"' "$json"
+check_not_contains "a served repository's config never names the owner" "Mallory" "$json$(cat "$T/server.log")"
+stop_server
+git config --global --unset user.name
+git config --global nearby.owner '  <b>Eve</b> & "co" '"$(printf '\377')"
+start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+check_contains "an owner is shown escaped on the page" '<strong class="owner">&lt;b&gt;Eve&lt;/b&gt; &amp; &quot;co&quot; '"$(printf '\357\277\275')"'</strong>' "$(curl -s "$URL/")"
+check "and the JSON is valid UTF-8 JSON" python3 -c 'import json, sys, urllib.request
+d = json.loads(urllib.request.urlopen(sys.argv[1] + "/?format=json").read().decode("utf-8", "strict"))
+assert d["owner"] == "<b>Eve</b> & \"co\" \ufffd", d["owner"]' "$URL"
+stop_server
+git config --global --unset nearby.owner
+start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+check_contains "no owner at all: null in the JSON" '"owner": null' "$(curl -s "$URL/?format=json")"
+check "and never the e-mail address" test -z "$(grep -l "test@example.invalid" "$T/server.log"; curl -s "$URL/" | grep -F "test@example.invalid")"
+wait_for has_name
+out=$(gdbus introspect --session --dest org.gitnearby.Server1 --object-path /org/gitnearby/Server1 --only-properties)
+check_contains "D-Bus: Owner is empty" "readonly s Owner = '';" "$out"
+stop_server
+git config --global user.name "Test User"
 
 # --- refusals, one line each, before serving ---
 chmod 644 "$ID"

@@ -241,6 +241,7 @@ of a ClientHello.
     poll = select.poll()
     for fd in conns:
         poll.register(fd, select.POLLIN)
+    busy = 0
     while time.monotonic() - start < args.seconds and any(c["closed"] is None for c in conns.values()):
         for fd, _ in poll.poll(200):
             c = conns[fd]
@@ -248,7 +249,9 @@ of a ClientHello.
                 data = c["s"].recv(65536)
             except OSError:
                 data = b""
-            if data:
+            if data.startswith(b"HTTP/1.1 503"):
+                busy += 1  # refused before its first byte was looked at
+            elif data:
                 continue  # the server's half of the handshake; we never answer it
             c["closed"] = time.monotonic() - start
             poll.unregister(fd)
@@ -259,6 +262,7 @@ of a ClientHello.
         closed = [c["closed"] for c in mine if c["closed"] is not None]
         print("%s: closed %d of %d, the last after %.1f s"
               % (kind, len(closed), len(mine), max(closed) if closed else 0.0))
+    print("%d with 503" % busy)
     for c in conns.values():
         c["s"].close()
 
