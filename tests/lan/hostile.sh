@@ -60,7 +60,7 @@ check "bob sees mallory's crafted branch" wait_until 8 visible_on bob evil
 on bob git nearby browse > "$T/table" 2>&1
 check_eq "the browse table holds no raw control character" 0 "$(raw_controls "$T/table")"
 check_contains "the escape shows as text, on one row" \
-  'evil              mallory  x\x1B[2J\x1B]0;owned\x07\x0D\x0Afake  row\x9B31m  -        http://10.77.0.3:9/evil' "$(cat "$T/table")"
+  'evil              mallory  -      -          x\x1B[2J\x1B]0;owned\x07\x0D\x0Afake  row\x9B31m  -        http://10.77.0.3:9/evil' "$(cat "$T/table")"
 check_eq "and the table has a header and two rows" 3 "$(wc -l < "$T/table")"
 on bob timeout 10 git nearby browse --watch --timeout 3 > "$T/watch" 2>&1
 check_eq "--watch prints no raw control character" 0 "$(raw_controls "$T/watch")"
@@ -84,7 +84,7 @@ assert [s["branch"] for s in services if s["name"] == "badutf8"] == ["\ufffd\uff
 ' "$T/json"
 on bob git nearby browse > "$T/table" 2>&1
 check "the table is valid UTF-8" python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$T/table"
-check_contains "with U+FFFD for the bad bytes" "badutf8           mallory  $(printf '\357\277\275\357\277\275\357\277\275')" "$(cat "$T/table")"
+check_contains "with U+FFFD for the bad bytes" "badutf8           mallory  -      -          $(printf '\357\277\275\357\277\275\357\277\275')" "$(cat "$T/table")"
 unpublish utf8
 
 echo "# $(( $(ms_now) - T0 )) ms"
@@ -105,7 +105,7 @@ service bare "fix-login on mallory" _git-http._tcp 9 txtvers=1 name=fix-login pa
 check "bob sees the bare name" wait_until 8 visible_on bob fix-login
 out=$(on bob git clone nearby://fix-login "$T/bob/hijack" 2>&1); rc=$?
 check_eq "nearby://fix-login is ambiguous, listing both" \
-  "128:fatal: 'fix-login' is ambiguous: it is one advertised name and the end of another; pick one: nearby://fix-login@mallory, nearby://myproj/fix-login@alice" \
+  "128:fatal: 'fix-login' is ambiguous: it is one advertised name and the end of another; pick one: nearby://fix-login@mallory, nearby://myproj/fix-login@$(short_code "$(pin_seen_from bob 10.77.0.1 "$PORT")") (Alice on alice, \"$(git -C "$T/alice/srv/myproj" log -1 --format=%s fix-login)\")" \
   "$rc:$(printf '%s\n' "$out" | grep -v '^Cloning into')"
 check "nothing was cloned" test ! -e "$T/bob/hijack"
 check_eq "the choice nearby://myproj/fix-login@alice works" "$GENUINE" "$(on bob git nearby resolve nearby://myproj/fix-login@alice)"

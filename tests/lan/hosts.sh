@@ -21,11 +21,14 @@ done
 
 check "bob sees demo on both hosts" wait_until 8 eval '[ "$(browse_on bob | grep -c "\"name\": \"demo\"")" = 2 ]'
 check_eq "bob's browse lists demo twice, once per host" "alice carol" "$(browse_on bob | grep '"name": "demo"' | grep -o '"host": "[a-z]*"' | sed 's/"host": "//; s/"//' | sort | tr '\n' ' ' | sed 's/ $//')"
+ACODE=$(short_code "$(pin_seen_from bob 10.77.0.1 "$(cat "$T/alice.port")")")
+CCODE=$(short_code "$(pin_seen_from bob 10.77.0.3 "$(cat "$T/carol.port")")")
+choices="nearby://demo@$ACODE (Alice on alice, \"alice's work\"), nearby://demo@$CCODE (Carol on carol, \"carol's work\")"
 out=$(on bob git nearby resolve demo 2>&1); rc=$?
-check_eq "resolve of a name on two hosts fails listing both choices" \
-  "1:git nearby: 'demo' is advertised by several hosts; pick one: nearby://demo@alice, nearby://demo@carol" "$rc:$out"
+check_eq "resolve of a name on two hosts fails listing both choices, by key" \
+  "1:git nearby: 'demo' is advertised by 2 servers; pick one: $choices" "$rc:$out"
 out=$(on bob git clone nearby://demo "$T/bob/ambiguous" 2>&1); rc=$?
-check_exit "clone of such a name fails with the same choices" nonzero "$rc" "fatal: 'demo' is advertised by several hosts; pick one: nearby://demo@alice, nearby://demo@carol" "$out"
+check_exit "clone of such a name fails with the same choices" nonzero "$rc" "fatal: 'demo' is advertised by 2 servers; pick one: $choices" "$out"
 check_eq "resolve NAME@HOST picks one" "http://10.77.0.3:$(cat "$T/carol.port")/demo" "$(on bob git nearby resolve demo@carol)"
 check_eq "the host may be written with .local" "http://10.77.0.3:$(cat "$T/carol.port")/demo" "$(on bob git nearby resolve nearby://demo@carol.local)"
 check "clone nearby://demo@carol" on bob git clone -q nearby://demo@carol "$T/bob/carol"
