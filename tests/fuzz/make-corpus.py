@@ -114,6 +114,12 @@ urls = {
     "link-local": "fe80::1:2\0wlp2s0",
     "loopback": "::ffff:127.0.0.1",
     "any": "0.0.0.0",
+    "owner": "nearby://webapp/fix-login@Alice%20Smith",
+    "code": "nearby://webapp/fix-login@TVJS-3GCF",
+    "key": "nearby://webapp/fix-login@1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw",
+    "direct": "nearby://1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw@10.0.0.2:9419/webapp/fix-login",
+    "direct-zone": "nearby://1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw@[fe80::1%25eth0]:9419/a/b",
+    "direct-name": "nearby://1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw@alice.local:1/x",
 }
 
 
