@@ -119,6 +119,9 @@ out=$(pinned_git "$PIN" -C "$T/tls" pull -q 2>&1)
 check_exit "a pull over TLS fetches the new commit" 0 $? "" "$out"
 check_eq "(the new tip)" "$(rev "$R" main)" "$(rev "$T/tls" HEAD)"
 
+out=$(curl -vsk --http2 -o /dev/null "$HTTPS/" 2>&1)
+check_contains "offered h2 and http/1.1, the server picks http/1.1 (one request a connection)" "ALPN: server accepted http/1.1" "$out"
+
 WRONG="sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 requests=$(grep -c "ref advertisement" "$T/server.log")
 out=$(pinned_git "$WRONG" clone "$HTTPS/$N" "$T/wrong" 2>&1)

@@ -155,9 +155,11 @@ check "the stalled ones are closed by the body deadline" grep -q "the request bo
 check "descriptors come back" fds_back_to "$base_fds"
 
 head -c 40000000 /dev/zero > "$T/huge"
-for expect in "Expect:" "Expect: 100-continue"; do
-  code=$(curl -s -m 60 -o "$T/body" -w '%{http_code}' -H "$expect" -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @"$T/huge" "$URL/proj/main/git-upload-pack"); rc=$?
-  check_eq "a body announced over 32 MiB (${expect%:*}${expect#*:}) gets a 413 the client reads" "0:413:git-nearby: requests are limited to 32 MiB" "$rc:$code:$(cat "$T/body" 2>/dev/null)"
+for base in "$URL" "$HTTPS"; do
+  for expect in "Expect:" "Expect: 100-continue"; do
+    code=$(curl -sk -m 60 -o "$T/body" -w '%{http_code}' -H "$expect" -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @"$T/huge" "$base/proj/main/git-upload-pack"); rc=$?
+    check_eq "${base%%:*}: a body announced over 32 MiB (${expect%:*}${expect#*:}) gets a 413 the client reads" "0:413:git-nearby: requests are limited to 32 MiB" "$rc:$code:$(cat "$T/body" 2>/dev/null)"
+  done
 done
 rm -f "$T/huge"
 check "the server serves on" get_fast
