@@ -72,6 +72,30 @@ check_eq "the JSON holds no raw control character" 0 "$(raw_controls "$T/json")"
 unpublish esc escpath
 
 echo "# $(( $(ms_now) - T0 )) ms"
+# 11b: an owner and a subject with escapes, in the list of candidates an
+# ambiguous name prints (that list quotes both), and a key that is no key.
+service hid1 "hid on mallory" _git-http._tcp 9 txtvers=1 name=hid path=/hid \
+  "key=sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" $'owner=Al\e[2Jice' $'subject=x\e]0;t\a\r\nfatal: fake'
+# The second one names another host (mallory answers for it too), so that
+# the two are candidates on two hosts, not twins on one.
+publish hidhost -a -R evilhost.local 10.77.0.3
+service hid2 "hid on evilhost" -H evilhost.local _git-http._tcp 9 txtvers=1 name=hid path=/hid \
+  "key=sha256//1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw=" owner=Bob subject=fine
+service nokey "nokey on mallory" _git-http._tcp 9 txtvers=1 name=nokey path=/nokey "key=sha256//not-a-key" owner=Eve
+check "bob sees both candidates" wait_until 8 eval '[ "$(browse_on bob | grep -c "\"name\": \"hid\"")" = 2 ]'
+on bob git clone nearby://hid "$T/bob/hid" > "$T/hid" 2>&1
+check_eq "the candidates' list holds no raw control character" 0 "$(raw_controls "$T/hid")"
+check_contains "and shows the owner's escape as text" 'Al\x1B[2Jice on mallory' "$(cat "$T/hid")"
+check_contains "and the subject's" '"x\x1B]0;t\x07\x0D\x0Afatal: fake"' "$(cat "$T/hid")"
+check_eq "on one fatal line" 1 "$(grep -c '^fatal' "$T/hid")"
+check "nothing was cloned" test ! -e "$T/bob/hid"
+check "bob sees the record with a bad key" wait_until 8 visible_on bob nokey
+on bob git nearby browse > "$T/table" 2>&1
+check_eq "the table holds no raw control character" 0 "$(raw_controls "$T/table")"
+check "a key that is no key shows as none" grep -qE '^nokey +mallory +Eve +- ' "$T/table"
+unpublish hid1 hid2 hidhost nokey
+
+echo "# $(( $(ms_now) - T0 )) ms"
 # 12: invalid UTF-8 from the network.
 service utf8 "bad utf8 on mallory" _git-http._tcp 9 txtvers=1 name=badutf8 path=/badutf8 \
   $'ref=refs/heads/\377\376\303'
