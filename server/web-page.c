@@ -186,16 +186,19 @@ GBytes *
 nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *who, const char *base_url)
 {
   g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
-  GString *out = g_string_new ("{\"key\": ");
+  /* A list of branches, as it always was; the server's key and owner are
+   * fields of each, as in `git nearby browse --json`, so that no tool
+   * reading the list breaks. */
+  GString *out = g_string_new ("[");
+  g_autoptr (GString) who_json = g_string_new (", \"key\": ");
   gboolean first = TRUE;
 
-  nearby_json_string (out, who->key);
-  g_string_append (out, ", \"owner\": ");
+  nearby_json_string (who_json, who->key);
+  g_string_append (who_json, ", \"owner\": ");
   if (who->owner != NULL)
-    nearby_json_string (out, who->owner);
+    nearby_json_string (who_json, who->owner);
   else
-    g_string_append (out, "null");
-  g_string_append (out, ", \"branches\": [");
+    g_string_append (who_json, "null");
 
   for (guint i = 0; i < branches->len; i++)
     {
@@ -212,15 +215,16 @@ nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
       g_string_append (out, ", \"url\": ");
       nearby_json_string (out, info.url);
       if (info.unborn)
-        g_string_append (out, ", \"head\": null, \"subject\": null, \"time\": null}");
+        g_string_append (out, ", \"head\": null, \"subject\": null, \"time\": null");
       else
         {
           g_string_append_printf (out, ", \"head\": \"%s\", \"subject\": ", info.hex);
           nearby_json_string (out, info.subject);
-          g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT "}", info.time);
+          g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT, info.time);
         }
+      g_string_append_printf (out, "%s}", who_json->str);
     }
-  g_string_append (out, first ? "]}\n" : "\n]}\n");
+  g_string_append (out, first ? "]\n" : "\n]\n");
   return g_string_free_to_bytes (out);
 }
 

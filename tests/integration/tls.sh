@@ -26,7 +26,8 @@ openssl_pin () {
     openssl x509 -pubkey -noout | openssl pkey -pubin -outform der |
     openssl dgst -sha256 -binary | base64)"
 }
-json_key () { curl -s "$URL/?format=json" | grep -o '"key": "[^"]*"' | cut -d'"' -f4; }
+# The key and owner are fields of each branch in the JSON list.
+json_key () { wait_for is_served "$N"; curl -s "$URL/?format=json" | grep -o '"key": "[^"]*"' | cut -d'"' -f4 | sort -u; }
 # pinned_git PIN GIT-ARGS...: git with the pin and sslVerify=false scoped to
 # the https URL of this server, as git-remote-nearby hands them over.
 pinned_git () {
@@ -59,6 +60,10 @@ check_eq "in a 0700 directory" 700 "$(mode "$(dirname "$ID")")"
 PIN=$(openssl_pin "$PORT")
 check_contains "the TLS certificate's key (openssl) is a pin" "sha256//" "$PIN"
 check_eq "the web page's JSON names that key" "$PIN" "$(json_key)"
+check_eq "each branch in the JSON list carries it" "$(served_names | wc -l)" "$(curl -s "$URL/?format=json" | grep -c '"key": "sha256//')"
+check "the JSON is still a list of branches, as before identities" python3 -c 'import json, sys, urllib.request
+d = json.loads(urllib.request.urlopen(sys.argv[1] + "/?format=json").read())
+assert isinstance(d, list) and d and all(b["key"] == sys.argv[2] for b in d), d' "$URL" "$PIN"
 check_contains "the JSON names the owner (nearby.owner)" '"owner": "Alice Example"' "$(curl -s "$URL/?format=json")"
 check "the log shows the key" grep -qF -- "$PIN" "$T/server.log"
 check "and the owner" grep -q "owner Alice Example" "$T/server.log"
@@ -159,6 +164,7 @@ git -C "$R" config nearby.owner "Mallory"
 git -C "$R" config user.name "Mallory"
 git config --global --unset nearby.owner
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+wait_for is_served "$N"
 json=$(curl -s "$URL/?format=json")
 check_contains "without nearby.owner the owner is user.name (Test User)" '"owner": "Test User"' "$json"
 check_not_contains "a served repository's config never names the owner" "Mallory" "$json$(cat "$T/server.log")"
@@ -166,13 +172,15 @@ stop_server
 git config --global --unset user.name
 git config --global nearby.owner '  <b>Eve</b> & "co" '"$(printf '\377')"
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+wait_for is_served "$N"
 check_contains "an owner is shown escaped on the page" '<strong class="owner">&lt;b&gt;Eve&lt;/b&gt; &amp; &quot;co&quot; '"$(printf '\357\277\275')"'</strong>' "$(curl -s "$URL/")"
 check "and the JSON is valid UTF-8 JSON" python3 -c 'import json, sys, urllib.request
 d = json.loads(urllib.request.urlopen(sys.argv[1] + "/?format=json").read().decode("utf-8", "strict"))
-assert d["owner"] == "<b>Eve</b> & \"co\" \ufffd", d["owner"]' "$URL"
+assert d[0]["owner"] == "<b>Eve</b> & \"co\" \ufffd", d' "$URL"
 stop_server
 git config --global --unset nearby.owner
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+wait_for is_served "$N"
 check_contains "no owner at all: null in the JSON" '"owner": null' "$(curl -s "$URL/?format=json")"
 check "and never the e-mail address" test -z "$(grep -l "test@example.invalid" "$T/server.log"; curl -s "$URL/" | grep -F "test@example.invalid")"
 wait_for has_name
