@@ -416,6 +416,27 @@ def first_byte(server, tip):
     return t1 - t0
 
 
+def page_requests(server, count):
+    """count sequential GET / requests, each on a new connection (git-nearby
+    answers every request with Connection: close): the cost of a connection,
+    and over TLS of a full handshake."""
+    for _ in range(count):
+        if isinstance(server, NearbyTls):
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=30,
+                                               context=context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        if resp.status != 200:
+            raise SystemExit(f"GET / from {server.name}: {resp.status}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repo", help="benchmark this repository's HEAD branch (it is not changed)")
@@ -502,6 +523,12 @@ def main():
                 s.clear_cache()
                 record(s, "first byte", first_byte(s, tip))
 
+                if isinstance(s, (Nearby, NearbyTls)):
+                    n = 300
+                    wall, cpu, _ = measured(s, lambda: page_requests(s, n))
+                    record(s, "page wall", wall / n * 1000)
+                    record(s, "page cpu", cpu / n * 1000)
+
                 dests = [os.path.join(work, f"cc{i}") for i in range(args.concurrent)]
 
                 def concurrent():
@@ -536,6 +563,8 @@ def main():
         (f"{args.concurrent} concurrent clones, wall (s)", "concurrent wall"),
         (f"{args.concurrent} concurrent clones, server CPU (s)", "concurrent cpu"),
         ("request to first pack byte (s)", "first byte"),
+        ("GET / on a new connection, wall (ms)", "page wall"),
+        ("GET / on a new connection, server CPU (ms)", "page cpu"),
         ("server peak RSS, one clone (MiB)", "peak rss"),
         (f"server peak RSS, {args.concurrent} clones (MiB)", "concurrent rss"),
     ]
@@ -550,13 +579,16 @@ def main():
           "| TLS / daemon | nearby / http-backend | TLS / plain |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, key in rows:
-        n, t, d, h = (med[name][key]
+        n, t, d, h = (med[name].get(key)
                       for name in ("git-nearby", "git-nearby TLS", "git daemon", "http-backend"))
 
         def ratio(a, b):
-            return f"{a / b:.2f}" if b > 0 else "n/a"
-        print(f"| {label} | {n:.3f} | {t:.3f} | {d:.3f} | {h:.3f} | {ratio(n, d)} | {ratio(t, d)} "
-              f"| {ratio(n, h)} | {ratio(t, n)} |")
+            return f"{a / b:.2f}" if a is not None and b else "n/a"
+
+        def value(a):
+            return f"{a:.3f}" if a is not None else "n/a"
+        print(f"| {label} | {value(n)} | {value(t)} | {value(d)} | {value(h)} | {ratio(n, d)} "
+              f"| {ratio(t, d)} | {ratio(n, h)} | {ratio(t, n)} |")
 
 
 if __name__ == "__main__":
