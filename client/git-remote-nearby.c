@@ -61,7 +61,13 @@ exec_https (const char *remote, const char *url, const char *key)
 {
   const char *count_env = g_getenv ("GIT_CONFIG_COUNT");
   guint64 count = 0;
-  const char *settings[][2] = { { "pinnedPubkey", key }, { "sslVerify", "false" } };
+  /* With the chain unchecked the CA store is of no use, and curl would
+   * parse all of it for every connection (about 40 ms each here: git makes
+   * two or three per fetch). The pin is checked all the same. */
+  const char *settings[][2] = { { "pinnedPubkey", key },
+                                { "sslVerify", "false" },
+                                { "sslCAInfo", "/dev/null" },
+                                { "sslCAPath", "/dev/null" } };
 
   if (count_env != NULL && *count_env != '\0'
       && !g_ascii_string_to_unsigned (count_env, 10, 0, G_MAXINT - 8, &count, NULL))

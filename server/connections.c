@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -672,6 +673,10 @@ on_incoming (GSocket *listening, GIOCondition condition, gpointer user_data)
               self->backoff_ms = 0;
               self->shed = 0;
             }
+          /* libsoup does this for the sockets it accepts itself; without it a
+           * TLS handshake and a response written in several records wait
+           * for the peer's delayed ACK, 40 ms each. */
+          g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
           take (self, socket);
           continue;
         }

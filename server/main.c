@@ -297,7 +297,7 @@ run (int argc, char **argv, GError **error)
     }
   uris = nearby_connections_get_uris (connections);
   for (char **u = uris; *u != NULL; u++)
-    g_message ("listening on %s", *u);
+    g_message ("listening on %s (and HTTPS, on the same port)", *u);
   if (!no_publish)
     publisher = nearby_publisher_new (catalog, nearby_connections_get_port (connections),
                                       identity->key, owner);
