@@ -673,9 +673,9 @@ on_incoming (GSocket *listening, GIOCondition condition, gpointer user_data)
               self->backoff_ms = 0;
               self->shed = 0;
             }
-          /* libsoup does this for the sockets it accepts itself; without it a
-           * TLS handshake and a response written in several records wait
-           * for the peer's delayed ACK, 40 ms each. */
+          /* As libsoup does for the sockets it accepts itself: a response
+           * and a TLS flight are written in several pieces, none of which
+           * should wait for the peer's ACK of the one before. */
           g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
           take (self, socket);
           continue;
