@@ -660,10 +660,15 @@ owner_matches (const char *owner, const char *who)
   return strcmp (a, b) == 0;
 }
 
+/* A WHO spelled like a key names a key and nothing else: owner and host
+ * names are the advertiser's to choose, and one could be spelled like
+ * someone else's key. */
 static gboolean
 who_matches (const NearbyService *s, const char *who)
 {
-  return host_matches (s, who) || owner_matches (s->owner, who) || nearby_key_matches (s->key, who);
+  if (nearby_key_spec_is_key (who))
+    return nearby_key_matches (s->key, who);
+  return host_matches (s, who) || owner_matches (s->owner, who);
 }
 
 /* Whether @s's name is @name or ends in "/@name". */
@@ -945,29 +950,40 @@ nearby_browse_pick (GPtrArray *services, const char *name, const NearbyPick *pic
   return pick_one (services, name, pick, FALSE, error);
 }
 
-/* Whether a server answers for @s's branch at its address and port. */
-static gboolean
-answers (const NearbyService *s)
+/* A connection to @s's address and port, every read and write within 2 s. */
+static GSocketConnection *
+connect_to (const NearbyService *s, GError **error)
 {
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GSocketAddress) address = NULL;
-  g_autoptr (GSocketConnection) connection = NULL;
-  g_autoptr (GError) error = NULL;
   g_autofree char *where = NULL;
-  g_autofree char *path = nearby_name_to_path (s->name);
-  g_autofree char *request = NULL;
-  g_autofree char *authority = NULL;
-  char reply[16] = "";
-  gsize got = 0;
 
   where = nearby_url_is_link_local (s->address) && s->ifname != NULL && *s->ifname != '\0'
               ? g_strdup_printf ("%s%%%s", s->address, s->ifname)
               : g_strdup (s->address);
   address = g_inet_socket_address_new_from_string (where, s->port);
   if (address == NULL)
-    return FALSE;
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "not an address");
+      return NULL;
+    }
   g_socket_client_set_timeout (client, 2);
-  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
+  return g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, error);
+}
+
+/* Whether a server answers for @s's branch at its address and port. */
+static gboolean
+answers (const NearbyService *s)
+{
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = nearby_name_to_path (s->name);
+  g_autofree char *request = NULL;
+  g_autofree char *authority = NULL;
+  char reply[16] = "";
+  gsize got = 0;
+
+  connection = connect_to (s, &error);
   if (connection == NULL)
     {
       g_debug ("%s does not answer: %s", s->url, error->message);
@@ -1025,6 +1041,90 @@ drop_dead_twins (GPtrArray *services)
     g_ptr_array_remove (services, dead->pdata[i]);
 }
 
+static gboolean
+accept_any (GTlsConnection *connection, GTlsCertificate *peer, GTlsCertificateFlags errors,
+            gpointer user_data)
+{
+  return TRUE; /* the key is what we compare, after the handshake */
+}
+
+gboolean
+nearby_service_holds_key (const NearbyService *s, const char *key, GError **error)
+{
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GIOStream) tls = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GByteArray) der = NULL;
+  g_autofree char *seen = NULL;
+  GTlsCertificate *peer;
+
+  connection = connect_to (s, &local_error);
+  if (connection != NULL)
+    tls = g_tls_client_connection_new (G_IO_STREAM (connection), NULL, &local_error);
+  if (tls != NULL)
+    {
+      /* No CA store: no chain is checked (the certificate is self-signed),
+       * and parsing one would take longer than the handshake. */
+      g_tls_connection_set_database (G_TLS_CONNECTION (tls), NULL);
+      g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any), NULL);
+      if (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &local_error)
+          && (peer = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls))) != NULL)
+        {
+          g_object_get (peer, "certificate", &der, NULL);
+          if (der != NULL)
+            seen = nearby_key_of_certificate (der->data, der->len, FALSE, &local_error);
+        }
+      g_io_stream_close (tls, NULL, NULL);
+    }
+  if (seen == NULL)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "%s",
+                   local_error != NULL ? local_error->message : "no certificate");
+      return FALSE;
+    }
+  if (strcmp (seen, key) != 0)
+    {
+      g_autofree char *code = nearby_key_short_code (seen);
+
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "its key is %s", code);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* When several services of @name carry the pinned key, drops those whose
+ * server does not hold it: anyone can copy a key into a TXT record, and a
+ * copy must not keep a pinned remote from its owner. At most 8 probes. */
+static void
+drop_key_copies (GPtrArray *services, const char *name, const char *pin)
+{
+  g_autoptr (GPtrArray) carriers = g_ptr_array_new ();
+  guint probes_left = 8;
+
+  for (guint i = 0; i < services->len; i++)
+    {
+      NearbyService *s = services->pdata[i];
+
+      if (g_strcmp0 (s->key, pin) == 0 && name_matches (s, name))
+        g_ptr_array_add (carriers, s);
+    }
+  if (carriers->len < 2)
+    return;
+  for (guint i = 0; i < carriers->len && probes_left > 0; i++, probes_left--)
+    {
+      NearbyService *s = carriers->pdata[i];
+      g_autoptr (GError) error = NULL;
+
+      if (!nearby_service_holds_key (s, pin, &error))
+        {
+          g_autofree char *shown = nearby_untrusted_escape (s->url);
+
+          g_debug ("%s carries the pinned key but does not hold it: %s", shown, error->message);
+          g_ptr_array_remove (services, s);
+        }
+    }
+}
+
 NearbyService *
 nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GError **error)
 {
@@ -1037,9 +1137,12 @@ nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GErr
   picked = nearby_browse_pick (services, name, pick, &local_error);
   if (picked == NULL && g_error_matches (local_error, NEARBY_ERROR, NEARBY_ERROR_EXISTS))
     {
-      /* Ask the servers themselves, only when one host seems to have it twice. */
+      /* Ask the servers themselves, only when one host seems to have it
+       * twice or several carry the pinned key. */
       g_clear_error (&local_error);
       drop_dead_twins (services);
+      if (pick != NULL && pick->pin != NULL)
+        drop_key_copies (services, name, pick->pin);
       picked = pick_one (services, name, pick, TRUE, &local_error);
     }
   if (picked == NULL)

@@ -84,6 +84,12 @@ const NearbyService *nearby_browse_pick (GPtrArray *services, const char *name,
 NearbyService *nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms,
                                GError **error);
 
+/* Whether the server at @s's address and port holds @key: a TLS handshake
+ * (GIO's, no data sent) whose certificate's key is compared with @key.
+ * Only to choose among candidates and to check before pinning; what
+ * protects a fetch is curl's own check of the pin. */
+gboolean nearby_service_holds_key (const NearbyService *s, const char *key, GError **error);
+
 #define NEARBY_BROWSE_DEFAULT_TIMEOUT_MS 5000
 
 G_END_DECLS

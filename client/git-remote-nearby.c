@@ -68,6 +68,13 @@ exec_https (const char *remote, const char *url, const char *key)
                                 { "sslVerify", "false" },
                                 { "sslCAInfo", "/dev/null" },
                                 { "sslCAPath", "/dev/null" } };
+  /* A zone is in the authority, "[fe80::1%25eth0]"; a '%' in a name is
+   * "%25" in the path, which is no reason to leave the URL's scope. */
+  const char *authority = strstr (url, "://");
+  gboolean zoned = FALSE;
+
+  authority = authority != NULL ? authority + 3 : url;
+  zoned = g_strstr_len (authority, strcspn (authority, "/"), "%25") != NULL;
 
   if (count_env != NULL && *count_env != '\0'
       && !g_ascii_string_to_unsigned (count_env, 10, 0, G_MAXINT - 8, &count, NULL))
@@ -81,9 +88,8 @@ exec_https (const char *remote, const char *url, const char *key)
        * there the settings go unscoped. They are still held to the pin:
        * curl checks it on every TLS connection, and this git remote-https
        * talks to this one URL only. */
-      g_autofree char *config = strstr (url, "%25") != NULL
-                                    ? g_strdup_printf ("http.%s", settings[i][0])
-                                    : g_strdup_printf ("http.%s.%s", url, settings[i][0]);
+      g_autofree char *config = zoned ? g_strdup_printf ("http.%s", settings[i][0])
+                                      : g_strdup_printf ("http.%s.%s", url, settings[i][0]);
 
       g_setenv (name, config, TRUE);
       g_setenv (value, settings[i][1], TRUE);
@@ -111,32 +117,32 @@ debug_chosen (const NearbyService *s, const char *why)
   g_debug ("chose '%s' on %s (owner '%s', key %s) at %s: %s", name, host, owner, code, url, why);
 }
 
-/* Pins @s's key (and owner) to @remote at first contact. */
-static void
-pin (const char *remote, const NearbyService *s)
+/* Pins @s's key (and owner) to @remote at first contact. A remote that
+ * cannot keep its pin would follow the name at every fetch: that is an
+ * error, not a warning. */
+static gboolean
+pin (const char *remote, const NearbyService *s, GError **error)
 {
   g_autofree char *key_name = g_strdup_printf ("remote.%s.nearbykey", remote);
   g_autofree char *owner_name = g_strdup_printf ("remote.%s.nearbyowner", remote);
-  g_autoptr (GError) error = NULL;
   gboolean plain = s->owner != NULL;
 
   /* An owner that would not show as itself is not worth keeping. */
   for (const char *c = s->owner; plain && *c != '\0'; c = g_utf8_next_char (c))
     plain = !g_unichar_iscntrl (g_utf8_get_char (c));
-  if (!nearby_git_config_set (key_name, s->key, &error)
-      || (plain && !nearby_git_config_set (owner_name, s->owner, &error)))
+  if (!nearby_git_config_set (key_name, s->key, error)
+      || (plain && !nearby_git_config_set (owner_name, s->owner, error)))
     {
-      g_autofree char *shown = nearby_untrusted_escape (error->message);
-
-      fprintf (stderr, "warning: could not pin the server's key: %s\n", shown);
+      g_prefix_error (error, "cannot pin the server's key to remote '%s': ", remote);
+      return FALSE;
     }
-  else
-    {
-      g_autofree char *code = nearby_key_short_code (s->key);
-      g_autofree char *shown = nearby_untrusted_escape (remote);
+  {
+    g_autofree char *code = nearby_key_short_code (s->key);
+    g_autofree char *shown = nearby_untrusted_escape (remote);
 
-      g_debug ("pinned remote '%s' to key %s", shown, code);
-    }
+    g_debug ("pinned remote '%s' to key %s", shown, code);
+  }
+  return TRUE;
 }
 
 int
@@ -152,6 +158,7 @@ main (int argc, char **argv)
   NearbyPick pick = { 0 };
   const char *remote;
   gboolean named;
+  gboolean pinned_in_config = FALSE;
 
   setlocale (LC_ALL, "");
   nearby_log_init ("git-remote-nearby", g_getenv ("GIT_NEARBY_DEBUG") != NULL);
@@ -162,8 +169,17 @@ main (int argc, char **argv)
       return 128;
     }
   remote = argv[1];
-  /* `git fetch nearby://x` has no remote to pin: git passes the URL twice. */
+  /* `git fetch nearby://x` has no remote to pin: git passes the URL twice
+   * (or, through url.<base>.insteadOf, the URL as typed). A remote is one
+   * that has a url in the config. */
   named = strcmp (argv[1], argv[2]) != 0 && strstr (argv[1], "://") == NULL;
+  if (named)
+    {
+      g_autofree char *url_name = g_strdup_printf ("remote.%s.url", remote);
+      g_autofree char *configured = nearby_git_config_get (url_name, NULL);
+
+      named = configured != NULL;
+    }
 
   if (!nearby_url_parse (argv[2], &url, &error))
     return fatal (error->message);
@@ -199,7 +215,12 @@ main (int argc, char **argv)
         }
       if (pinned != NULL)
         pinned_owner = nearby_git_config_get (owner_name, NULL);
+      pinned_in_config = pinned != NULL;
     }
+  /* NAME@KEY with the whole key is a pin written in the URL: the key and
+   * nothing else, and a refusal when it is not there. */
+  if (pinned == NULL && url.who != NULL)
+    pinned = nearby_key_from_url_form (url.who);
   pick.who = url.who;
   pick.pin = pinned;
   pick.pinned_owner = pinned_owner;
@@ -220,15 +241,28 @@ main (int argc, char **argv)
       return 128;
     }
 
-  if (pinned != NULL)
-    debug_chosen (service, "the key this remote is pinned to");
-  else if (named)
+  if (named && !pinned_in_config)
     {
       debug_chosen (service, url.who != NULL ? "first contact, the one WHO names"
                                              : "first contact, the one candidate");
-      /* Before the handshake: the pin admits only the holder of the key. */
-      pin (remote, service);
+      /* Trust on first use, but only of a server that holds the key it
+       * announces: one that copied someone's record is refused here, with
+       * nothing written, rather than pinned and then refused by curl. */
+      if (!nearby_service_holds_key (service, service->key, &error))
+        {
+          g_autofree char *code = nearby_key_short_code (service->key);
+          g_autofree char *message = g_strdup_printf (
+              "the server at %s announces key %s but does not hold it (%s): it is not who it "
+              "says it is; nothing was fetched or written",
+              service->url, code, error->message);
+
+          return fatal (message);
+        }
+      if (!pin (remote, service, &error))
+        return fatal (error->message);
     }
+  else if (pinned != NULL)
+    debug_chosen (service, "the key this remote is pinned to");
   else
     debug_chosen (service, "no remote name, nothing pinned");
   /* The name found (NAME may have been the end of it). */

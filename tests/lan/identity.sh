@@ -179,7 +179,11 @@ for s in ["txtvers=1", "name=webapp/fix-login", "path=/webapp/fix-login", "ref=r
     print(s)
 PY
 )
-on mallory avahi-publish -s "webapp/fix-login on alice" _git-http._tcp "$MPORT" "${txt[@]}" >/dev/null 2>&1 &
+# Under a host name that sorts before alice's, so that a resolver taking
+# the first of two records with the key would take mallory's.
+on mallory avahi-publish -a -R a.local 10.77.0.4 >/dev/null 2>&1 &
+PUBLISH_A=$!
+on mallory avahi-publish -s "webapp/fix-login on alice" -H a.local _git-http._tcp "$MPORT" "${txt[@]}" >/dev/null 2>&1 &
 PUBLISH=$!
 check "bob sees mallory's copy of alice's record" wait_until 10 visible_on bob webapp/fix-login '"address": "10.77.0.4"'
 before=$(snapshot "$T/bob/webapp")
@@ -188,9 +192,22 @@ printf '%s\n' "$out" | sed 's/^/#   /'
 check_exit "bob's pinned fetch fails in the TLS handshake" 128 $rc "pinned public key" "$out"
 check_eq "nothing in bob's clone changed" "$before" "$(snapshot "$T/bob/webapp")"
 out=$(on bob git clone nearby://webapp/fix-login "$T/bob/impostor" 2>&1); rc=$?
-check_exit "a fresh clone fails in the handshake too" 128 $rc "pinned public key" "$out"
+printf '%s\n' "$out" | sed 's/^/#   /'
+check_exit "a fresh clone is refused before pinning: the server does not hold the key" 128 $rc \
+  "announces key $ACODE but does not hold it" "$out"
 check "and leaves nothing" test ! -e "$T/bob/impostor"
-kill "$PUBLISH" 2>/dev/null; wait "$PUBLISH" 2>/dev/null
+git -C "$T/bob/webapp" remote add copy nearby://webapp/fix-login
+before=$(snapshot "$T/bob/webapp")
+out=$(cd "$T/bob/webapp" && on bob git fetch copy 2>&1); rc=$?
+check_exit "a first fetch of a new remote is refused the same way" 128 $rc "does not hold it" "$out"
+check_eq "and pins nothing: the config is as it was" "$before" "$(snapshot "$T/bob/webapp")"
+
+# Alice comes back while the copy is still announced, first in order.
+serve_on alice || { not_ok "alice's server starts again"; done_testing; exit 1; }
+check "bob sees alice and the copy" wait_until 10 eval '[ "$(browse_on bob | grep -c "\"key\": \"$ALICE\"")" = 2 ]'
+check "bob's pinned pull works: the copy does not hold the key" on bob git -C "$T/bob/webapp" pull -q --ff-only
+check_eq "and it is alice's branch" "$(rev "$T/alice/srv/webapp" fix-login)" "$(rev "$T/bob/webapp" HEAD)"
+kill "$PUBLISH" "$PUBLISH_A" 2>/dev/null; wait "$PUBLISH" "$PUBLISH_A" 2>/dev/null
 
 check "mallory's server is still running" kill -0 "$(server_pid_on mallory)"
 done_testing

@@ -271,6 +271,44 @@ test_who (void)
 }
 
 /* Several at first contact: each listed as a choice to paste. */
+/* A WHO spelled like a key names a key, never an owner or a host that the
+ * advertiser spelled like someone's key: with Alice away, Mallory's
+ * record with owner (or host) "<Alice's key>" is no match, keyed or not. */
+static void
+test_who_key_is_only_a_key (void)
+{
+  const char *spellings[] = { ALICE_URL, ALICE_CODE };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (spellings); i++)
+    {
+      g_autoptr (GPtrArray) services
+          = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
+      g_autoptr (GError) error = NULL;
+      NearbyService *keyless = g_new0 (NearbyService, 1);
+      NearbyService *keyed_owner = g_new0 (NearbyService, 1);
+      NearbyService *host = g_new0 (NearbyService, 1);
+
+      keyless->name = g_strdup ("webapp/fix-login");
+      keyless->host = g_strdup ("mallory-host");
+      keyless->owner = g_strdup (spellings[i]);
+      keyless->url = g_strdup ("http://10.0.0.4:9419/webapp/fix-login");
+      keyed_owner->name = g_strdup ("webapp/fix-login");
+      keyed_owner->host = g_strdup ("mallory2");
+      keyed_owner->owner = g_strdup (spellings[i]);
+      keyed_owner->key = g_strdup (CAROL);
+      keyed_owner->url = g_strdup ("http://10.0.0.5:9419/webapp/fix-login");
+      host->name = g_strdup ("webapp/fix-login");
+      host->host = g_strdup (spellings[i]);
+      host->url = g_strdup ("http://10.0.0.6:9419/webapp/fix-login");
+      g_ptr_array_add (services, keyless);
+      g_ptr_array_add (services, keyed_owner);
+      g_ptr_array_add (services, host);
+
+      g_assert_null (pick_with (services, "webapp/fix-login", spellings[i], NULL, NULL, &error));
+      g_assert_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND);
+    }
+}
+
 static void
 test_candidates (void)
 {
@@ -425,6 +463,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/pick/exact", test_exact);
+  g_test_add_func ("/pick/who-key-is-only-a-key", test_who_key_is_only_a_key);
   g_test_add_func ("/pick/suffix", test_suffix);
   g_test_add_func ("/pick/ambiguous", test_ambiguous);
   g_test_add_func ("/pick/unknown", test_unknown);
