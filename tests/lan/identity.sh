@@ -205,6 +205,9 @@ check_eq "and pins nothing: the config is as it was" "$before" "$(snapshot "$T/b
 # Alice comes back while the copy is still announced, first in order.
 serve_on alice || { not_ok "alice's server starts again"; done_testing; exit 1; }
 check "bob sees alice and the copy" wait_until 10 eval '[ "$(browse_on bob | grep -c "\"key\": \"$ALICE\"")" = 2 ]'
+echo back > "$T/alice/srv/webapp/login.txt"
+git -C "$T/alice/srv/webapp" commit -qam "Back again"
+check "bob sees alice's new head" wait_until 10 visible_on bob webapp/fix-login "\"head\": \"$(rev "$T/alice/srv/webapp" fix-login)\""
 check "bob's pinned pull works: the copy does not hold the key" on bob git -C "$T/bob/webapp" pull -q --ff-only
 check_eq "and it is alice's branch" "$(rev "$T/alice/srv/webapp" fix-login)" "$(rev "$T/bob/webapp" HEAD)"
 kill "$PUBLISH" "$PUBLISH_A" 2>/dev/null; wait "$PUBLISH" "$PUBLISH_A" 2>/dev/null
