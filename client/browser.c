@@ -1049,6 +1049,12 @@ accept_any (GTlsConnection *connection, GTlsCertificate *peer, GTlsCertificateFl
 }
 
 gboolean
+nearby_can_probe_keys (void)
+{
+  return g_tls_backend_supports_tls (g_tls_backend_get_default ());
+}
+
+gboolean
 nearby_service_holds_key (const NearbyService *s, const char *key, GError **error)
 {
   g_autoptr (GSocketConnection) connection = NULL;
@@ -1108,7 +1114,7 @@ drop_key_copies (GPtrArray *services, const char *name, const char *pin)
       if (g_strcmp0 (s->key, pin) == 0 && name_matches (s, name))
         g_ptr_array_add (carriers, s);
     }
-  if (carriers->len < 2)
+  if (carriers->len < 2 || !nearby_can_probe_keys ())
     return;
   for (guint i = 0; i < carriers->len && probes_left > 0; i++, probes_left--)
     {

@@ -90,6 +90,10 @@ NearbyService *nearby_resolve (const char *name, const NearbyPick *pick, guint t
  * protects a fetch is curl's own check of the pin. */
 gboolean nearby_service_holds_key (const NearbyService *s, const char *key, GError **error);
 
+/* Whether GIO can speak TLS here (glib-networking is installed). Without
+ * it nothing is probed: curl's check of the pin still guards every fetch. */
+gboolean nearby_can_probe_keys (void);
+
 #define NEARBY_BROWSE_DEFAULT_TIMEOUT_MS 5000
 
 G_END_DECLS

@@ -395,6 +395,13 @@ nearby_identity_load (const char *path, gboolean create_it, GError **error)
   gsize len = 0;
   GStatBuf st;
 
+  /* Checked first, so that nothing is written that could not be used. */
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
+                           "GLib has no TLS support here; install glib-networking");
+      return NULL;
+    }
   if (g_stat (path, &st) < 0)
     {
       int saved = errno;
