@@ -255,16 +255,19 @@ class NearbyTls(Server):
         return f"https://127.0.0.1:{self.port}/bench/main"
 
     def git(self):
-        return super().git() + ["-c", f"http.{self.url()}.pinnedPubkey={self.pin}",
-                                "-c", f"http.{self.url()}.sslVerify=false",
-                                "-c", f"http.{self.url()}.sslCAInfo=/dev/null",
-                                "-c", f"http.{self.url()}.sslCAPath=/dev/null"]
+        return super().git() + pinned(self.url(), self.pin)
 
     def stop(self):
         pass  # the plain one's
 
     def clear_cache(self):
         self.plain.clear_cache()
+
+
+def pinned(url, pin):
+    """git's -c options for url as git-remote-nearby sets them."""
+    return ["-c", f"http.{url}.pinnedPubkey={pin}", "-c", f"http.{url}.sslVerify=false",
+            "-c", f"http.{url}.sslCAInfo=/dev/null", "-c", f"http.{url}.sslCAPath=/dev/null"]
 
 
 def pin_of(port):
@@ -323,6 +326,50 @@ $HTTP["url"] =~ "^/git/" {{
 
     def url(self):
         return f"http://127.0.0.1:{self.port}/git/bench.git"
+
+
+class HttpBackendTls(Server):
+    """git http-backend behind lighttpd over TLS (ECDSA P-256, as git-nearby's
+    key), reached the way git-nearby TLS is: pinned, no CA store. The fair
+    baseline for what TLS costs a git server."""
+    name = "http-backend TLS"
+
+    def __init__(self, root, work):
+        self.port = free_port()
+        backend = exec_path() + "/git-http-backend"
+        pem = os.path.join(work, "lighttpd-tls.pem")
+        key = os.path.join(work, "lighttpd-tls.key")
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", key, "-out", pem, "-days", "30", "-subj", "/CN=bench")
+        with open(pem, "a") as out, open(key) as k:
+            out.write(k.read())
+        conf = os.path.join(work, "lighttpd-tls.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_openssl")
+server.document-root = "{work}"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.errorlog = "{work}/lighttpd-tls.err"
+server.max-request-size = 65536
+ssl.engine = "enable"
+ssl.pemfile = "{pem}"
+alias.url = ("/git/" => "{backend}/")
+$HTTP["url"] =~ "^/git/" {{
+  cgi.assign = ("" => "")
+  setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "1")
+}}
+""")
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(work, "lighttpd-tls.log"), "w"))
+        wait_port(self.port)
+        self.pin = pin_of(self.port)
+
+    def url(self):
+        return f"https://127.0.0.1:{self.port}/git/bench.git"
+
+    def git(self):
+        return super().git() + pinned(self.url(), self.pin)
 
 
 def exec_path():
@@ -401,7 +448,7 @@ def first_byte(server, tip):
         s.close()
         return t1 - t0
     path = server.url().split(str(server.port), 1)[1] + "/git-upload-pack"
-    if isinstance(server, NearbyTls):
+    if isinstance(server, (NearbyTls, HttpBackendTls)):
         # The pin was checked by openssl; this measures the handshake's cost.
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -491,7 +538,8 @@ def main():
         "file://" + bare, base)
 
     nearby = Nearby(args.build, root, work)
-    servers = [nearby, NearbyTls(nearby), Daemon(root, work), HttpBackend(root, work)]
+    servers = [nearby, NearbyTls(nearby), Daemon(root, work), HttpBackend(root, work),
+               HttpBackendTls(root, work)]
     results = {s.name: {} for s in servers}
 
     def record(server, key, value):
@@ -578,21 +626,24 @@ def main():
           f"{os.cpu_count()} cores; repository: {what}, {commits} commits, {pack_kib} KiB packed; "
           f"medians of {args.rounds} rounds\n")
     print("git-nearby serves plain HTTP and TLS on one port; \"TLS\" is the same server reached "
-          "over https with the key pinned, as nearby:// remotes reach it.\n")
-    print("| measure | git-nearby | git-nearby TLS | git daemon | http-backend | nearby / daemon "
-          "| TLS / daemon | nearby / http-backend | TLS / plain |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "over https with the key pinned, as nearby:// remotes reach it; http-backend TLS is "
+          "lighttpd with an ECDSA P-256 certificate, reached the same way.\n")
+    print("| measure | git-nearby | git-nearby TLS | git daemon | http-backend | http-backend TLS "
+          "| nearby / daemon | TLS / daemon | nearby / http-backend | TLS / http-backend TLS "
+          "| TLS / plain |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, key in rows:
-        n, t, d, h = (med[name].get(key)
-                      for name in ("git-nearby", "git-nearby TLS", "git daemon", "http-backend"))
+        n, t, d, h, ht = (med[name].get(key)
+                          for name in ("git-nearby", "git-nearby TLS", "git daemon", "http-backend",
+                                       "http-backend TLS"))
 
         def ratio(a, b):
             return f"{a / b:.2f}" if a is not None and b else "n/a"
 
         def value(a):
             return f"{a:.3f}" if a is not None else "n/a"
-        print(f"| {label} | {value(n)} | {value(t)} | {value(d)} | {value(h)} | {ratio(n, d)} "
-              f"| {ratio(t, d)} | {ratio(n, h)} | {ratio(t, n)} |")
+        print(f"| {label} | {value(n)} | {value(t)} | {value(d)} | {value(h)} | {value(ht)} "
+              f"| {ratio(n, d)} | {ratio(t, d)} | {ratio(n, h)} | {ratio(t, ht)} | {ratio(t, n)} |")
 
 
 if __name__ == "__main__":
