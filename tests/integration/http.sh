@@ -12,7 +12,9 @@ git -C "$R" checkout -q main
 echo '<b>x</b>' >> "$R/file.txt" && git -C "$R" commit -qam 'fix <script>alert(1)</script> & more'
 (cd "$R" && git nearby advertise >/dev/null)
 # A large incompressible file, so that pack-objects takes a while.
-head -c 20000000 /dev/urandom > "$T/srv/blob.bin"
+# Random text, so that pack-objects has to deflate it afresh: that takes it
+# long enough (about a second) for the tests below to catch it running.
+head -c 15000000 /dev/urandom | base64 > "$T/srv/blob.bin"
 git init -q "$T/srv/heavy"
 cp "$T/srv/blob.bin" "$T/srv/heavy/blob.bin"
 git -C "$T/srv/heavy" add blob.bin && git -C "$T/srv/heavy" commit -q -m "heavy"
@@ -170,7 +172,10 @@ curl -s --limit-rate 20k -o /dev/null -H 'Git-Protocol: version=2' -H 'Content-T
   --data-binary @<(printf 'command=fetch\nDELIM\nthin-pack\nwant %s\ndone\nFLUSH\n' "$(rev "$T/srv/heavy" main)" | "$PKT" encode) \
   "$URL/heavy/main/git-upload-pack" &
 CURL=$!
-check "pack-objects runs for a slow client" wait_for server_children
+# Looked for every 20 ms: a slower poll can miss a pack-objects that runs
+# for a fraction of a second.
+check "pack-objects runs for a slow client" \
+  bash -c 'for i in $(seq 1 500); do pgrep -P "$1" -f pack-objects && exit 0; sleep 0.02; done; exit 1' - "$SERVER_PID"
 kill "$CURL"; wait "$CURL" 2>/dev/null
 check "when the client hangs up, pack-objects is gone" wait_for bash -c "! pgrep -P $SERVER_PID -f pack-objects"
 check "and the server says why" grep -q "nobody waits for the pack any more; stopping pack-objects" "$T/server.log"
