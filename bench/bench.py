@@ -192,6 +192,7 @@ class RssSampler(threading.Thread):
 
 class Server:
     name = ""
+    tls = False
 
     def url(self):
         raise NotImplementedError
@@ -244,6 +245,7 @@ class NearbyTls(Server):
     the way git-remote-nearby pins it: http.<url>.pinnedPubkey with
     sslVerify off for that URL only."""
     name = "git-nearby TLS"
+    tls = True
 
     def __init__(self, plain):
         self.plain = plain
@@ -300,76 +302,50 @@ class Daemon(Server):
 
 
 class HttpBackend(Server):
-    name = "http-backend"
+    """git http-backend behind lighttpd; with tls, over TLS (ECDSA P-256, as
+    git-nearby's key) and reached the way git-nearby TLS is: pinned, no CA
+    store. The TLS one is the fair baseline for what TLS costs a git server."""
 
-    def __init__(self, root, work):
+    def __init__(self, root, work, tls=False):
+        self.tls = tls
+        self.name = "http-backend TLS" if tls else "http-backend"
+        tag = "lighttpd-tls" if tls else "lighttpd"
         self.port = free_port()
         backend = exec_path() + "/git-http-backend"
-        conf = os.path.join(work, "lighttpd.conf")
+        ssl_conf = ""
+        if tls:
+            pem = os.path.join(work, tag + ".pem")
+            key = os.path.join(work, tag + ".key")
+            run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", key, "-out", pem, "-days", "30", "-subj", "/CN=bench")
+            with open(pem, "a") as out, open(key) as k:
+                out.write(k.read())
+            ssl_conf = f'ssl.engine = "enable"\nssl.pemfile = "{pem}"\n'
+        conf = os.path.join(work, tag + ".conf")
         with open(conf, "w") as f:
             f.write(f"""
-server.modules = ("mod_alias", "mod_setenv", "mod_cgi")
+server.modules = ("mod_alias", "mod_setenv", "mod_cgi"{', "mod_openssl"' if tls else ''})
 server.document-root = "{work}"
 server.bind = "127.0.0.1"
 server.port = {self.port}
-server.errorlog = "{work}/lighttpd.err"
+server.errorlog = "{work}/{tag}.err"
 server.max-request-size = 65536
-alias.url = ("/git/" => "{backend}/")
+{ssl_conf}alias.url = ("/git/" => "{backend}/")
 $HTTP["url"] =~ "^/git/" {{
   cgi.assign = ("" => "")
   setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "1")
 }}
 """)
         self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(work, "lighttpd.log"), "w"))
+                                     stderr=open(os.path.join(work, tag + ".log"), "w"))
         wait_port(self.port)
+        self.pin = pin_of(self.port) if tls else None
 
     def url(self):
-        return f"http://127.0.0.1:{self.port}/git/bench.git"
-
-
-class HttpBackendTls(Server):
-    """git http-backend behind lighttpd over TLS (ECDSA P-256, as git-nearby's
-    key), reached the way git-nearby TLS is: pinned, no CA store. The fair
-    baseline for what TLS costs a git server."""
-    name = "http-backend TLS"
-
-    def __init__(self, root, work):
-        self.port = free_port()
-        backend = exec_path() + "/git-http-backend"
-        pem = os.path.join(work, "lighttpd-tls.pem")
-        key = os.path.join(work, "lighttpd-tls.key")
-        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-keyout", key, "-out", pem, "-days", "30", "-subj", "/CN=bench")
-        with open(pem, "a") as out, open(key) as k:
-            out.write(k.read())
-        conf = os.path.join(work, "lighttpd-tls.conf")
-        with open(conf, "w") as f:
-            f.write(f"""
-server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_openssl")
-server.document-root = "{work}"
-server.bind = "127.0.0.1"
-server.port = {self.port}
-server.errorlog = "{work}/lighttpd-tls.err"
-server.max-request-size = 65536
-ssl.engine = "enable"
-ssl.pemfile = "{pem}"
-alias.url = ("/git/" => "{backend}/")
-$HTTP["url"] =~ "^/git/" {{
-  cgi.assign = ("" => "")
-  setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "1")
-}}
-""")
-        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(work, "lighttpd-tls.log"), "w"))
-        wait_port(self.port)
-        self.pin = pin_of(self.port)
-
-    def url(self):
-        return f"https://127.0.0.1:{self.port}/git/bench.git"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/git/bench.git"
 
     def git(self):
-        return super().git() + pinned(self.url(), self.pin)
+        return super().git() + (pinned(self.url(), self.pin) if self.tls else [])
 
 
 def exec_path():
@@ -430,6 +406,21 @@ def until_pack(read):
         buf = buf[-8:]
 
 
+# One client TLS context: the pin was checked by openssl, and making a
+# context loads the CA store, which is the client's cost, not the server's.
+CLIENT_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+CLIENT_TLS.check_hostname = False
+CLIENT_TLS.verify_mode = ssl.CERT_NONE
+
+
+def connection(server, timeout):
+    """An HTTP(S) connection to server, as its URLs say."""
+    if server.tls:
+        return http.client.HTTPSConnection("127.0.0.1", server.port, timeout=timeout,
+                                           context=CLIENT_TLS)
+    return http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+
+
 def first_byte(server, tip):
     """Seconds from sending a clone's fetch request to the first pack byte."""
     body = fetch_request(tip)
@@ -448,14 +439,7 @@ def first_byte(server, tip):
         s.close()
         return t1 - t0
     path = server.url().split(str(server.port), 1)[1] + "/git-upload-pack"
-    if isinstance(server, (NearbyTls, HttpBackendTls)):
-        # The pin was checked by openssl; this measures the handshake's cost.
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=120, context=context)
-    else:
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn = connection(server, 120)
     t0 = time.monotonic()
     conn.request("POST", path, body, {"Git-Protocol": "version=2",
                                       "Content-Type": "application/x-git-upload-pack-request"})
@@ -469,17 +453,8 @@ def page_requests(server, count):
     """count sequential GET / requests, each on a new connection (git-nearby
     answers every request with Connection: close): the cost of a connection,
     and over TLS of a full handshake."""
-    # One client context: making one loads the CA store, which is the
-    # client's cost, not the server's.
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     for _ in range(count):
-        if isinstance(server, NearbyTls):
-            conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=30,
-                                               context=context)
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn = connection(server, 30)
         conn.request("GET", "/")
         resp = conn.getresponse()
         resp.read()
@@ -539,7 +514,7 @@ def main():
 
     nearby = Nearby(args.build, root, work)
     servers = [nearby, NearbyTls(nearby), Daemon(root, work), HttpBackend(root, work),
-               HttpBackendTls(root, work)]
+               HttpBackend(root, work, tls=True)]
     results = {s.name: {} for s in servers}
 
     def record(server, key, value):

@@ -222,9 +222,7 @@ nearby_cmd_id (int argc, char **argv, GError **error)
     }
   if (id.owner == NULL)
     {
-      id.owner = nearby_git_config_get_user ("nearby.owner");
-      if (id.owner == NULL)
-        id.owner = nearby_git_config_get_user ("user.name");
+      id.owner = nearby_owner_name ();
     }
 
   code = nearby_key_short_code (id.key);

@@ -74,16 +74,6 @@ nearby_git_config_set (const char *key, const char *value, GError **error)
   return TRUE;
 }
 
-char *
-nearby_git_config_get_user (const char *key)
-{
-  const char *global[] = { "git", "config", "--global", "--get", key, NULL };
-  const char *system[] = { "git", "config", "--system", "--get", key, NULL };
-  char *value = config_get (global, NULL);
-
-  return value != NULL ? value : config_get (system, NULL);
-}
-
 void
 nearby_pin_free (NearbyPin *pin)
 {

@@ -17,10 +17,6 @@ char *nearby_git_config_get (const char *key, GError **error);
 /* Sets @key to @value in the current repository's own config. */
 gboolean nearby_git_config_set (const char *key, const char *value, GError **error);
 
-/* @key from the user's own config (global, then system; never a
- * repository's), or NULL. */
-char *nearby_git_config_get_user (const char *key);
-
 typedef struct
 {
   char *remote;

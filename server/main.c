@@ -73,37 +73,6 @@ on_catalog_changed (NearbyCatalog *catalog, gpointer user_data)
   server->previous_names = names;
 }
 
-/* The name the owner chose to show: nearby.owner, else user.name, from
- * the user's own git config (global, XDG, system), never a repository's:
- * it names the person serving, whatever repositories are served. Never
- * user.email: an address should not be broadcast to the LAN. NULL: none. */
-static char *
-owner_name (void)
-{
-  static const char *const keys[] = { "nearby.owner", "user.name" };
-  g_autoptr (git_config) config = NULL;
-
-  if (git_config_open_default (&config) < 0)
-    return NULL;
-  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
-    {
-      git_buf value = GIT_BUF_INIT;
-      g_autofree char *owner = NULL;
-
-      if (git_config_get_string_buf (&value, config, keys[i]) < 0)
-        continue;
-      owner = g_utf8_make_valid (value.ptr, -1);
-      git_buf_dispose (&value);
-      g_strstrip (owner);
-      for (char *p = owner; *p != '\0'; p++)
-        if (g_ascii_iscntrl (*p))
-          *p = ' ';
-      if (*owner != '\0')
-        return g_steal_pointer (&owner);
-    }
-  return NULL;
-}
-
 /* This server's key, made on first start, kept under $XDG_CONFIG_HOME. */
 static NearbyIdentity *
 load_identity (GError **error)
@@ -112,12 +81,7 @@ load_identity (GError **error)
   g_autoptr (GError) local_error = NULL;
   NearbyIdentity *identity;
 
-  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
-    {
-      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
-                           "GLib has no TLS support here; install glib-networking");
-      return NULL;
-    }
+  /* nearby_identity_load() also says so when GLib has no TLS. */
   identity = nearby_identity_load (path, TRUE, &local_error);
   if (identity == NULL)
     g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "the server identity: %s",
@@ -256,7 +220,7 @@ run (int argc, char **argv, GError **error)
    * serve nearby:// remotes nothing they can pin. */
   if ((identity = load_identity (error)) == NULL)
     return FALSE;
-  owner = owner_name ();
+  owner = nearby_owner_name ();
   short_code = nearby_key_short_code (identity->key);
   g_message ("identity %s (%s), owner %s", short_code, identity->key,
              owner != NULL ? owner : "not set (git config --global nearby.owner NAME)");

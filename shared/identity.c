@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "git-util.h"
 #include "nearby-error.h"
 
 typedef struct gnutls_x509_privkey_int NearbyPrivkey;
@@ -268,6 +269,15 @@ nearby_key_of_certificate (const guint8 *data, gsize len, gboolean pem, GError *
   return pin_of_digest (digest);
 }
 
+/* Sets @error from errno value @saved: "cannot @what @path: <reason>". */
+static gboolean
+errno_error (GError **error, int saved, const char *what, const char *path)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot %s %s: %s", what, path,
+               g_strerror (saved));
+  return FALSE;
+}
+
 /* A new key and certificate, as one PEM text: certificate first. */
 static char *
 generate (GError **error)
@@ -332,25 +342,13 @@ create (const char *path, GError **error)
   int fd;
 
   if (g_mkdir_with_parents (dir, 0700) < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s", dir,
-                   g_strerror (saved));
-      return FALSE;
-    }
+    return errno_error (error, errno, "create", dir);
   if ((pem = generate (error)) == NULL)
     return FALSE;
   len = strlen (pem);
   fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot write in %s: %s", dir,
-                   g_strerror (saved));
-      return FALSE;
-    }
+    return errno_error (error, errno, "write in", dir);
   while (done < len)
     {
       ssize_t n = write (fd, pem + done, len - done);
@@ -367,9 +365,7 @@ create (const char *path, GError **error)
 
       close (fd);
       g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot write %s: %s", tmp,
-                   g_strerror (saved));
-      return FALSE;
+      return errno_error (error, saved, "write", tmp);
     }
   close (fd);
   if (link (tmp, path) < 0 && errno != EEXIST)
@@ -377,9 +373,7 @@ create (const char *path, GError **error)
       int saved = errno;
 
       g_unlink (tmp);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot create %s: %s", path,
-                   g_strerror (saved));
-      return FALSE;
+      return errno_error (error, saved, "create", path);
     }
   g_unlink (tmp);
   return TRUE;
@@ -404,23 +398,12 @@ nearby_identity_load (const char *path, gboolean create_it, GError **error)
     }
   if (g_stat (path, &st) < 0)
     {
-      int saved = errno;
-
-      if (saved != ENOENT || !create_it)
-        {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot read %s: %s", path,
-                       g_strerror (saved));
-          return NULL;
-        }
+      if (errno != ENOENT || !create_it)
+        return errno_error (error, errno, "read", path), NULL;
       if (!create (path, error))
         return NULL;
       if (g_stat (path, &st) < 0)
-        {
-          saved = errno;
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot read %s: %s", path,
-                       g_strerror (saved));
-          return NULL;
-        }
+        return errno_error (error, errno, "read", path), NULL;
     }
   if ((st.st_mode & 077) != 0)
     {
@@ -457,4 +440,35 @@ nearby_identity_load (const char *path, gboolean create_it, GError **error)
     }
   identity->path = g_strdup (path);
   return g_steal_pointer (&identity);
+}
+
+/* The name the owner chose to show: nearby.owner, else user.name, from
+ * the user's own git config (global, XDG, system), never a repository's:
+ * it names the person serving, whatever repositories are served. Never
+ * user.email: an address should not be broadcast to the LAN. NULL: none. */
+char *
+nearby_owner_name (void)
+{
+  static const char *const keys[] = { "nearby.owner", "user.name" };
+  g_autoptr (git_config) config = NULL;
+
+  if (git_config_open_default (&config) < 0)
+    return NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      git_buf value = GIT_BUF_INIT;
+      g_autofree char *owner = NULL;
+
+      if (git_config_get_string_buf (&value, config, keys[i]) < 0)
+        continue;
+      owner = g_utf8_make_valid (value.ptr, -1);
+      git_buf_dispose (&value);
+      g_strstrip (owner);
+      for (char *p = owner; *p != '\0'; p++)
+        if (g_ascii_iscntrl (*p))
+          *p = ' ';
+      if (*owner != '\0')
+        return g_steal_pointer (&owner);
+    }
+  return NULL;
 }

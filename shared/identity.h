@@ -66,4 +66,9 @@ NearbyIdentity *nearby_identity_load (const char *path, gboolean create, GError 
 /* The pin of a PEM or DER certificate. */
 char *nearby_key_of_certificate (const guint8 *data, gsize len, gboolean pem, GError **error);
 
+/* The name the owner chose to show: nearby.owner, else user.name, from the
+ * user's own git config (global, XDG, system), never a repository's; never
+ * user.email. Valid UTF-8, control characters made spaces. NULL: none. */
+char *nearby_owner_name (void);
+
 G_END_DECLS
