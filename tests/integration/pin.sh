@@ -124,6 +124,9 @@ fi
 # --- a link-local IPv6 address with its zone (git's per-URL config cannot
 # name such a URL, so the helper's settings go unscoped there) ---
 if [ -n "$NETNS_ADDR" ]; then
+  # The link-local address is usable once duplicate address detection is
+  # over (about a second after the link comes up); before that, connects fail.
+  wait_for bash -c '[ -n "$(ip -6 addr show dev v0 scope link)" ] && [ -z "$(ip -6 addr show dev v0 tentative)" ]'
   LL=$(ip -6 -br addr show dev v0 | awk '{print $3}' | cut -d/ -f1)
   stop_server
   # Only inside this test's own network namespace: every address.
