@@ -565,10 +565,12 @@ rebuild (NearbyCatalog *self)
           if (taken != NULL)
             {
               /* Repositories are in path order, so the same one always wins. */
-              report_once (
-                  self, key,
-                  "'%s' is advertised by both %s (branch %s) and %s (branch %s); serving the first",
-                  opt_in->name, taken->repo->gitdir, taken->branch, repo->gitdir, opt_in->branch);
+              report_once (self, key,
+                           "'%s' is advertised by both %s (branch %s) and %s (branch %s); "
+                           "serving the first only (the first path wins); give the other "
+                           "another name with: git nearby advertise NAME --branch %s",
+                           opt_in->name, taken->repo->gitdir, taken->branch, repo->gitdir,
+                           opt_in->branch, opt_in->branch);
               continue;
             }
           branch = g_rc_box_new0 (NearbyBranch);
@@ -704,6 +706,121 @@ guint
 nearby_catalog_n_repositories (NearbyCatalog *self)
 {
   return self->repos->len;
+}
+
+static NearbyRepo *
+find_repo (NearbyCatalog *self, const char *gitdir)
+{
+  for (guint i = 0; i < self->repos->len; i++)
+    {
+      NearbyRepo *repo = self->repos->pdata[i];
+
+      if (strcmp (repo->gitdir, gitdir) == 0)
+        return repo;
+    }
+  return NULL;
+}
+
+static const char *
+explain_served_repo (NearbyCatalog *self, NearbyRepo *repo, const char *branch,
+                     GVariantDict *details)
+{
+  NearbyOptIn *mine = NULL;
+  NearbyBranch *taken;
+
+  for (guint i = 0; i < repo->opt_ins->len && mine == NULL; i++)
+    if (strcmp (((NearbyOptIn *) repo->opt_ins->pdata[i])->branch, branch) == 0)
+      mine = repo->opt_ins->pdata[i];
+  if (mine == NULL)
+    return "not-advertised";
+  if (mine->problem != NULL)
+    {
+      g_variant_dict_insert (details, "problem", "s", mine->problem);
+      return "problem";
+    }
+  g_variant_dict_insert (details, "name", "s", mine->name);
+  taken = g_hash_table_lookup (self->by_name, mine->name);
+  if (taken == NULL)
+    return "not-advertised";
+  if (taken->repo != repo || strcmp (taken->branch, branch) != 0)
+    {
+      g_variant_dict_insert (details, "repository", "s", taken->repo->gitdir);
+      g_variant_dict_insert (details, "branch", "s", taken->branch);
+      return "collision";
+    }
+  /* Ours won: whoever else wanted the name is not served under it. */
+  for (guint i = 0; i < self->repos->len; i++)
+    {
+      NearbyRepo *other = self->repos->pdata[i];
+
+      for (guint j = 0; j < other->opt_ins->len; j++)
+        {
+          NearbyOptIn *opt_in = other->opt_ins->pdata[j];
+
+          if (opt_in->problem != NULL || strcmp (opt_in->name, mine->name) != 0
+              || (other == repo && strcmp (opt_in->branch, branch) == 0))
+            continue;
+          g_variant_dict_insert (details, "displaced-repository", "s", other->gitdir);
+          g_variant_dict_insert (details, "displaced-branch", "s", opt_in->branch);
+          return "served";
+        }
+    }
+  return "served";
+}
+
+const char *
+nearby_catalog_explain (NearbyCatalog *self, const char *repository, const char *branch,
+                        GVariantDict *details)
+{
+  g_autofree char *gitdir = canonical_dir (repository);
+  g_autofree char *base = g_path_get_basename (gitdir);
+  g_autofree char *dir = NULL;
+  g_autofree char *where = NULL;
+  g_auto (GStrv) roots = NULL;
+  NearbyRepo *repo = find_repo (self, gitdir);
+  guint depth = 0;
+
+  if (repo != NULL)
+    {
+      /* Fresh, whether or not the Changed signal came first. */
+      g_clear_handle_id (&repo->reload_id, g_source_remove);
+      reload_opt_ins (repo);
+      rebuild (self);
+      return explain_served_repo (self, repo, branch, details);
+    }
+
+  /* A working tree's .git, or a bare repository itself. */
+  dir = strcmp (base, ".git") == 0 ? g_path_get_dirname (gitdir) : g_strdup (gitdir);
+  roots = g_new0 (char *, g_strv_length (self->roots) + 1);
+  for (guint i = 0; self->roots[i] != NULL; i++)
+    roots[i] = canonical_dir (self->roots[i]);
+  switch (nearby_scan_explain ((const char *const *) roots, self->max_depth, self->nested, dir,
+                               &where, &depth))
+    {
+    case NEARBY_SCAN_FOUND:
+      /* Created since the last scan, and no signal said so. */
+      nearby_catalog_rescan (self);
+      if ((repo = find_repo (self, gitdir)) != NULL)
+        return explain_served_repo (self, repo, branch, details);
+      return "not-found";
+    case NEARBY_SCAN_OUTSIDE:
+      g_variant_dict_insert (details, "directories", "^as", roots);
+      return "outside";
+    case NEARBY_SCAN_TOO_DEEP:
+      g_variant_dict_insert (details, "directory", "s", where);
+      g_variant_dict_insert (details, "depth", "u", depth);
+      g_variant_dict_insert (details, "max-depth", "u", self->max_depth);
+      return "too-deep";
+    case NEARBY_SCAN_NESTED:
+      g_variant_dict_insert (details, "repository", "s", where);
+      return "nested";
+    case NEARBY_SCAN_HIDDEN:
+      g_variant_dict_insert (details, "directory", "s", where);
+      return "hidden";
+    case NEARBY_SCAN_NOT_A_REPOSITORY:
+    default:
+      return "not-found";
+    }
 }
 
 static void

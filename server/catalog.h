@@ -69,4 +69,20 @@ GPtrArray *nearby_catalog_list (NearbyCatalog *self);
 
 guint nearby_catalog_n_repositories (NearbyCatalog *self);
 
+/* What happens to @branch of @repository (a common git directory): re-reads
+ * that repository's opt-ins first, then returns the verdict and adds its
+ * details to @details (the vocabulary of org.gitnearby.Server1.Explain):
+ *   "served"         name; displaced-repository, displaced-branch if another
+ *                    repository's branch advertised under the same name lost
+ *   "collision"      name, repository, branch: who has the name
+ *   "not-advertised" the server sees no opt-in of @branch
+ *   "problem"        problem: why the opt-in cannot be used
+ *   "outside"        directories: the served ones
+ *   "too-deep"       directory (the served one), depth, max-depth
+ *   "nested"         repository: the one whose working tree holds it
+ *   "hidden"         directory: the hidden one on the way
+ *   "not-found"      not a repository the scanner recognises */
+const char *nearby_catalog_explain (NearbyCatalog *self, const char *repository, const char *branch,
+                                    GVariantDict *details);
+
 G_END_DECLS

@@ -2,9 +2,16 @@
  * Run as `git nearby serve`. */
 #include "config.h"
 
+#include <errno.h>
 #include <glib-unix.h>
+#include <ifaddrs.h>
 #include <locale.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "catalog.h"
 #include "connections.h"
@@ -15,7 +22,9 @@
 #include "identity.h"
 #include "log.h"
 #include "nearby-error.h"
+#include "untrusted.h"
 #include "scanner.h"
+#include "url.h"
 
 #define DEFAULT_PORT 9419
 #define DEFAULT_CACHE_MIB 1024
@@ -126,6 +135,143 @@ listen_on (NearbyConnections *connections, char **binds, int port, GError **erro
   return TRUE;
 }
 
+/* Each DIR, absolute and canonical; a missing one fails before anything is
+ * bound, since a server that serves nothing is not what was asked for. */
+static GStrv
+check_roots (int argc, char **argv, GError **error)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (argc <= 1)
+    {
+      g_autofree char *cwd = g_get_current_dir ();
+
+      g_strv_builder_add (builder, cwd);
+      return g_strv_builder_end (builder);
+    }
+  for (int i = 1; i < argc; i++)
+    {
+      g_autofree char *real = NULL;
+      struct stat st;
+
+      if (stat (argv[i], &st) != 0 || !S_ISDIR (st.st_mode))
+        {
+          int saved = errno;
+          g_autofree char *shown = nearby_untrusted_escape (argv[i]);
+
+          if (stat (argv[i], &st) == 0)
+            g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                         "cannot serve '%s': not a directory", shown);
+          else if (saved == ENOENT)
+            g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                         "cannot serve '%s': no such directory", shown);
+          else
+            g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot serve '%s': %s", shown,
+                         g_strerror (saved));
+          return NULL;
+        }
+      real = realpath (argv[i], NULL);
+      g_strv_builder_add (builder, real != NULL ? real : argv[i]);
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* "alice.local": the name avahi-daemon announces this host by (its first
+ * label), or NULL when the host has no name worth announcing. */
+static char *
+local_host_name (void)
+{
+  const char *host = g_get_host_name ();
+  g_autofree char *label = g_strndup (host, strcspn (host, "."));
+
+  if (*label == '\0' || g_str_equal (label, "localhost"))
+    return NULL;
+  return g_strconcat (label, ".local", NULL);
+}
+
+static void
+add_url (GPtrArray *urls, char *url)
+{
+  for (guint i = 0; i < urls->len; i++)
+    if (g_str_equal (urls->pdata[i], url))
+      {
+        g_free (url);
+        return;
+      }
+  g_ptr_array_add (urls, url);
+}
+
+/* The URLs people nearby can type, instead of http://0.0.0.0:PORT/: the
+ * .local name and every address of an interface that is up, link-local
+ * IPv6 with its zone, loopback last (marked as this machine's own). With
+ * --bind, only what is bound. */
+static GPtrArray *
+usable_urls (NearbyConnections *connections, const char *local_name, guint *n_lan)
+{
+  g_auto (GStrv) uris = nearby_connections_get_uris (connections);
+  g_autoptr (GPtrArray) urls = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) loopback = g_ptr_array_new_with_free_func (g_free);
+  guint16 port = nearby_connections_get_port (connections);
+  gboolean any4 = FALSE, any6 = FALSE;
+  struct ifaddrs *addrs = NULL;
+
+  for (char **u = uris; *u != NULL; u++)
+    {
+      g_autoptr (GUri) uri = g_uri_parse (*u, G_URI_FLAGS_NONE, NULL);
+      const char *host = uri != NULL ? g_uri_get_host (uri) : NULL;
+      g_autoptr (GInetAddress) address
+          = host != NULL ? g_inet_address_new_from_string (host) : NULL;
+
+      if (address == NULL)
+        add_url (urls, g_strdup (*u));
+      else if (g_inet_address_get_is_any (address))
+        {
+          if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
+            any4 = TRUE;
+          else
+            any6 = TRUE;
+        }
+      else
+        add_url (g_inet_address_get_is_loopback (address) ? loopback : urls,
+                 nearby_url_build_http (host, NULL, port, "/"));
+    }
+  if ((any4 || any6) && local_name != NULL)
+    add_url (urls, nearby_url_build_http (local_name, NULL, port, "/"));
+  if ((any4 || any6) && getifaddrs (&addrs) == 0)
+    {
+      for (struct ifaddrs *a = addrs; a != NULL; a = a->ifa_next)
+        {
+          g_autoptr (GSocketAddress) sockaddr = NULL;
+          g_autofree char *text = NULL;
+          GInetAddress *address;
+          gsize size;
+
+          if (a->ifa_addr == NULL || !(a->ifa_flags & IFF_UP))
+            continue;
+          if (!((a->ifa_addr->sa_family == AF_INET && any4)
+                || (a->ifa_addr->sa_family == AF_INET6 && any6)))
+            continue;
+          size = a->ifa_addr->sa_family == AF_INET ? sizeof (struct sockaddr_in)
+                                                   : sizeof (struct sockaddr_in6);
+          sockaddr = g_socket_address_new_from_native (a->ifa_addr, size);
+          if (sockaddr == NULL)
+            continue;
+          address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (sockaddr));
+          text = g_inet_address_to_string (address);
+          add_url (g_inet_address_get_is_loopback (address) ? loopback : urls,
+                   nearby_url_build_http (text, a->ifa_name, port, "/"));
+        }
+      freeifaddrs (addrs);
+    }
+  *n_lan = urls->len;
+  for (guint i = 0; i < loopback->len; i++)
+    add_url (urls, g_strdup (loopback->pdata[i]));
+  if (urls->len == 0)
+    for (char **u = uris; *u != NULL; u++)
+      add_url (urls, g_strdup (*u));
+  return g_steal_pointer (&urls);
+}
+
 static gboolean
 run (int argc, char **argv, GError **error)
 {
@@ -145,7 +291,9 @@ run (int argc, char **argv, GError **error)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (SoupServer) http = NULL;
   g_autoptr (NearbyConnections) connections = NULL;
-  g_auto (GStrv) uris = NULL;
+  g_autoptr (GPtrArray) urls = NULL;
+  g_autofree char *local_name = NULL;
+  guint n_lan = 0;
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (NearbyCatalog) catalog = NULL;
   g_autoptr (NearbyDBusService) dbus = NULL;
@@ -215,28 +363,28 @@ run (int argc, char **argv, GError **error)
     }
   nearby_log_init ("git nearby serve", verbose);
   nearby_git_init ();
+  if ((roots = check_roots (argc, argv, error)) == NULL)
+    return FALSE;
+
+  /* One server per session announces: a second one refuses here, before
+   * it binds or announces anything. */
+  catalog = nearby_catalog_new ((const char *const *) roots, max_depth, nested);
+  server.catalog = catalog;
+  owner = nearby_owner_name ();
+  dbus = nearby_dbus_service_new (catalog, (const char *const *) roots, !no_publish, owner, error);
+  if (dbus == NULL)
+    return FALSE;
 
   /* Before serving anything: a server that cannot prove who it is would
    * serve nearby:// remotes nothing they can pin. */
   if ((identity = load_identity (error)) == NULL)
     return FALSE;
-  owner = nearby_owner_name ();
   short_code = nearby_key_short_code (identity->key);
   g_message ("identity %s (%s), owner %s", short_code, identity->key,
              owner != NULL ? owner : "not set (git config --global nearby.owner NAME)");
   g_debug ("identity file %s", identity->path);
 
-  if (argc > 1)
-    roots = g_strdupv (argv + 1);
-  else
-    {
-      roots = g_new0 (char *, 2);
-      roots[0] = g_get_current_dir ();
-    }
-
   /* Listen first: a busy port or a bad address fails before any scanning. */
-  catalog = nearby_catalog_new ((const char *const *) roots, max_depth, nested);
-  server.catalog = catalog;
   cache_dir = g_build_filename (g_get_user_cache_dir (), "git-nearby", "packs", NULL);
   cache = nearby_pack_cache_new (cache_dir, (guint64) cache_mib << 20, max_jobs);
   http = nearby_http_server_new (catalog, cache, identity->key, owner);
@@ -259,15 +407,17 @@ run (int argc, char **argv, GError **error)
       if (!g_file_set_contents (port_file, text, -1, error))
         return FALSE;
     }
-  uris = nearby_connections_get_uris (connections);
-  for (char **u = uris; *u != NULL; u++)
-    g_message ("listening on %s (and HTTPS, on the same port)", *u);
+  local_name = local_host_name ();
+  urls = usable_urls (connections, local_name, &n_lan);
+  g_message ("listening on port %u (HTTP, and HTTPS on the same port), at:",
+             nearby_connections_get_port (connections));
+  for (guint i = 0; i < urls->len; i++)
+    g_message ("  %s%s", (char *) urls->pdata[i], i >= n_lan ? " (this machine only)" : "");
   if (!no_publish)
     publisher = nearby_publisher_new (catalog, nearby_connections_get_port (connections),
                                       identity->key, owner);
-
-  dbus = nearby_dbus_service_new (catalog, nearby_connections_get_port (connections), identity->key,
-                                  owner);
+  nearby_dbus_service_set_listening (dbus, nearby_connections_get_port (connections),
+                                     urls->pdata[0], identity->key);
   loop = g_main_loop_new (NULL, FALSE);
   server.loop = loop;
   g_unix_signal_add (SIGHUP, on_sighup, &server);

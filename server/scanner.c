@@ -101,3 +101,72 @@ nearby_scan (const char *const *roots, guint max_depth, gboolean nested, GPtrArr
   g_ptr_array_sort (found, compare_strings);
   return found;
 }
+
+/* One root: the walk from @root down to @dir, stopping where visit() would. */
+static NearbyScanVerdict
+explain_from (const char *root, guint max_depth, gboolean nested, const char *dir, char **where,
+              guint *depth)
+{
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *current = g_strdup (root);
+  gsize prefix = strlen (root);
+  guint n = 0;
+
+  /* "/" as a root: every path is below it */
+  if (prefix == 1)
+    prefix = 0;
+  parts = g_strsplit (dir + prefix + (dir[prefix] == '/' ? 1 : 0), "/", -1);
+  for (char **part = parts; *part != NULL && **part != '\0'; part++)
+    {
+      RepoKind kind = repo_kind (current);
+      char *next;
+
+      if (kind == BARE || (kind == WORKING_TREE && !nested))
+        {
+          *where = g_steal_pointer (&current);
+          return NEARBY_SCAN_NESTED;
+        }
+      if (n >= max_depth)
+        {
+          *where = g_strdup (root);
+          *depth = g_strv_length (parts);
+          return NEARBY_SCAN_TOO_DEEP;
+        }
+      n++;
+      next = g_build_filename (current, *part, NULL);
+      g_free (current);
+      current = next;
+      if ((*part)[0] == '.')
+        {
+          *where = g_steal_pointer (&current);
+          return NEARBY_SCAN_HIDDEN;
+        }
+    }
+  return repo_kind (dir) != NOT_A_REPOSITORY ? NEARBY_SCAN_FOUND : NEARBY_SCAN_NOT_A_REPOSITORY;
+}
+
+NearbyScanVerdict
+nearby_scan_explain (const char *const *roots, guint max_depth, gboolean nested, const char *dir,
+                     char **where, guint *depth)
+{
+  const char *nearest = NULL;
+
+  *where = NULL;
+  *depth = 0;
+  for (const char *const *root = roots; *root != NULL; root++)
+    {
+      gsize len = strlen (*root);
+
+      if (strcmp (*root, dir) != 0 && strcmp (*root, "/") != 0
+          && !(g_str_has_prefix (dir, *root) && dir[len] == '/'))
+        continue;
+      if (explain_from (*root, max_depth, nested, dir, where, depth) == NEARBY_SCAN_FOUND)
+        return NEARBY_SCAN_FOUND;
+      g_clear_pointer (where, g_free);
+      if (nearest == NULL || strlen (nearest) < len)
+        nearest = *root;
+    }
+  if (nearest == NULL)
+    return NEARBY_SCAN_OUTSIDE;
+  return explain_from (nearest, max_depth, nested, dir, where, depth);
+}

@@ -33,8 +33,21 @@ start_server "$T/outside" || { not_ok "server starts"; done_testing; exit 1; }
 check_eq "a DIR given by the user is served even when linked to" "linked" "$(served_names)"
 stop_server
 
-out=$(git-nearby serve --port 0 --no-publish "$T/nonexistent" 2>&1 & pid=$!; sleep 1; kill $pid 2>/dev/null; wait $pid 2>/dev/null)
-check_contains "a DIR that does not exist is reported" "git nearby serve: warning: $T/nonexistent: not a directory" "$out"
+# A DIR that is not there fails at once, before anything is bound.
+rm -f "$T/port-missing"
+out=$(timeout 10 git-nearby serve --port 0 --port-file "$T/port-missing" --no-publish "$S/top" "$T/nonexistent" 2>&1); rc=$?
+check_eq "a DIR that does not exist: exit 1, one line" "1:git nearby serve: cannot serve '$T/nonexistent': no such directory" "$rc:$out"
+check "and nothing was bound" test ! -e "$T/port-missing"
+out=$(timeout 10 git-nearby serve --port 0 --no-publish "$S/top/file.txt" 2>&1); rc=$?
+check_eq "a DIR that is a file: exit 1, one line" "1:git nearby serve: cannot serve '$S/top/file.txt': not a directory" "$rc:$out"
+out=$(timeout 10 git nearby serve --port 0 --no-publish "$T/nonexistent" 2>&1); rc=$?
+check_eq "the same through git nearby" "1:git nearby serve: cannot serve '$T/nonexistent': no such directory" "$rc:$out"
+
+# What serve prints people can use: never 0.0.0.0 or [::]; with --bind, what is bound.
+start_server "$S/top" || { not_ok "server starts"; done_testing; exit 1; }
+check_contains "serve prints the address it is bound to" "git nearby serve:   http://127.0.0.1:$(cat "$T/port")/ (this machine only)" "$(cat "$T/server.log")"
+check_not_contains "and no unspecified address" "0.0.0.0" "$(cat "$T/server.log")"
+stop_server
 out=$(git-nearby serve --port 70000 2>&1); rc=$?
 check_eq "a bad port is a one-line error" "1:git nearby serve: --port 70000: not a port number" "$rc:$out"
 out=$(git-nearby serve --bind nonsense --port 0 2>&1); rc=$?
