@@ -10,6 +10,7 @@
 #include "nearby-error.h"
 #include "notify.h"
 #include "opt-in.h"
+#include "untrusted.h"
 
 static git_repository *
 open_current_repository (GError **error)
@@ -76,6 +77,14 @@ check_branch (git_repository *repo, const char *branch, GError **error)
   return FALSE;
 }
 
+static gboolean
+branch_exists (git_repository *repo, const char *branch)
+{
+  g_autoptr (git_reference) ref = NULL;
+
+  return git_branch_lookup (&ref, repo, branch, GIT_BRANCH_LOCAL) == 0;
+}
+
 static NearbyOptIn *
 find_opt_in (GPtrArray *opt_ins, const char *branch, const char *name)
 {
@@ -91,11 +100,12 @@ find_opt_in (GPtrArray *opt_ins, const char *branch, const char *name)
   return NULL;
 }
 
-/* Tells running servers at once, and the user when none is listening. */
+/* Tells running servers at once, and the user what the one in this
+ * session does now (or that none is listening). */
 static void
-print_notice (git_repository *repo)
+print_notice (git_repository *repo, const char *branch, NearbyNotifyChange change)
 {
-  g_autofree char *notice = nearby_notify_servers (repo);
+  g_autofree char *notice = nearby_notify_servers (repo, branch, change);
 
   if (notice != NULL)
     printf ("%s\n", notice);
@@ -113,6 +123,7 @@ nearby_cmd_advertise (int argc, char **argv, GError **error)
   g_autofree char *name = NULL;
   g_autofree char *key = NULL;
   NearbyOptIn *taken;
+  gboolean branch_given;
   int rc;
   const GOptionEntry entries[] = { { "branch", 'b', 0, G_OPTION_ARG_STRING, &branch,
                                      "Advertise BRANCH instead of the current one", "BRANCH" },
@@ -132,6 +143,7 @@ nearby_cmd_advertise (int argc, char **argv, GError **error)
       return FALSE;
     }
 
+  branch_given = branch != NULL;
   if ((repo = open_current_repository (error)) == NULL)
     return FALSE;
   if (branch == NULL && (branch = current_branch (repo, error)) == NULL)
@@ -175,7 +187,20 @@ nearby_cmd_advertise (int argc, char **argv, GError **error)
     return nearby_git_error (error, rc, "cannot write %s", key);
 
   printf ("Advertising branch '%s' as '%s'.\n", branch, name);
-  print_notice (repo);
+  print_notice (repo, branch, NEARBY_NOTIFY_ADVERTISED);
+  if (argc == 2 && !branch_given && strcmp (name, branch) != 0 && branch_exists (repo, name))
+    {
+      g_autofree char *quoted = g_shell_quote (name);
+      g_autofree char *shown = nearby_untrusted_escape (quoted);
+
+      /* `advertise fix` run to share the branch fix advertises the current
+       * branch under the name "fix". */
+      fflush (stdout);
+      fprintf (stderr,
+               "hint: %s is also a branch of this repository; to advertise that branch instead,\n"
+               "hint: run: git nearby unadvertise %s && git nearby advertise --branch %s\n",
+               shown, shown, shown);
+    }
   return TRUE;
 }
 
@@ -245,7 +270,7 @@ nearby_cmd_unadvertise (int argc, char **argv, GError **error)
 
   printf ("No longer advertising branch '%s' (was '%s').\n", opt_in->branch,
           opt_in->name != NULL ? opt_in->name : opt_in->branch);
-  print_notice (repo);
+  print_notice (repo, opt_in->branch, NEARBY_NOTIFY_UNADVERTISED);
   return TRUE;
 }
 

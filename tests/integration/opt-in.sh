@@ -79,6 +79,20 @@ out=$(cd "$T/wt" && git nearby advertise 2>&1 | head -n 1)
 check_eq "advertise in a linked worktree names it after the main repository" "Advertising branch 'fix-login' as 'myproj/fix-login'." "$out"
 check_eq "and writes the common config" "true" "$(git -C "$T/myproj" config --local branch.fix-login.nearby)"
 
+# advertise NAME where NAME is also a branch: most likely --branch was meant.
+out=$(cd "$T/myproj" && git nearby advertise fix-login 2>&1); rc=$?
+check_eq "advertise NAME, NAME a branch too: it still advertises, and hints at --branch" "0:Advertising branch 'main' as 'fix-login'.
+No D-Bus session bus: running servers will see this at their next rescan.
+hint: 'fix-login' is also a branch of this repository; to advertise that branch instead,
+hint: run: git nearby unadvertise 'fix-login' && git nearby advertise --branch 'fix-login'" "$rc:$out"
+check_eq "what it wrote is what it said" "fix-login" "$(git -C "$T/myproj" config --local branch.main.nearby)"
+(cd "$T/myproj" && git nearby unadvertise fix-login >/dev/null)
+out=$(cd "$T/myproj" && git nearby advertise other-name 2>&1)
+check_not_contains "a NAME that is no branch gets no hint" "hint:" "$out"
+out=$(cd "$T/myproj" && git nearby advertise main --branch fix-login 2>&1)
+check_not_contains "nor does an explicit --branch" "hint:" "$out"
+(cd "$T/myproj" && git nearby unadvertise other-name >/dev/null && git nearby unadvertise main >/dev/null)
+
 # The dispatcher.
 out=$(git nearby advertize 2>&1); rc=$?
 check_eq "an unknown command suggests the closest" "1:git nearby: 'advertize' is not a command. Did you mean 'advertise'?" "$rc:$out"
