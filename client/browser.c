@@ -42,11 +42,49 @@ typedef struct
  * neither exhaust that nor start a resolver per instance at once. */
 #define MAX_RESOLVERS 16
 
+/* After ALL_FOR_NOW, how long a browse that ends still waits for a resolver
+ * to answer: while they keep answering (a crowded LAN, resolved 16 at a
+ * time) it waits on; once none has for this long, the ones left are hosts
+ * that do not answer. A live host answers from the cache or within a round
+ * trip; one that left without a goodbye keeps a stale record whose
+ * resolver would take Avahi's 5 s, and must not hold up everyone else. */
+#define RESOLVE_GRACE_MS 500
+
+/* --watch: how long "appeared" waits for a better address than the first
+ * one resolved (each copy of a service resolves on its own: link-local
+ * IPv6 is often first, IPv4 a few milliseconds later). */
+#define APPEAR_HOLD_MS 300
+
+/* --watch: every server shown is asked for a TCP connection this often;
+ * after LIVENESS_FAILURES failures in a row its services have vanished
+ * (a host that leaves without a goodbye keeps its records in Avahi's cache
+ * for a long time). Each failure also resolves them again, so that a new
+ * address is found rather than reported as a departure. */
+#define LIVENESS_INTERVAL_MS 2000
+#define LIVENESS_FAILURES 2
+
+/* Seconds for a connection to a candidate to be made (and, for the key
+ * probe, each read and write): on a LAN it takes milliseconds. */
+#define PROBE_TIMEOUT_S 1
+
+/* --watch: a server and how it answers. */
+typedef struct
+{
+  Browse *browse;
+  char *id;
+  GSocketAddress *address;
+  guint failures;
+  gboolean dead;
+  gboolean probing;
+  gint64 next_us; /* when to ask next */
+} Server;
+
 struct _Browse
 {
   GMainContext *context;
   AvahiGLibPoll *poll;
   GSource *timeout;
+  GSource *grace;
   GMainLoop *loop;
   AvahiClient *client;
   AvahiServiceBrowser *browser;
@@ -54,15 +92,29 @@ struct _Browse
   GHashTable *services; /* key -> NearbyService (merged) */
   gboolean watch;
   gboolean all_for_now;
-  const char *only;  /* resolve only instances that may be this name */
-  guint pending;     /* copies whose resolver has not answered yet */
-  guint active;      /* resolvers running and not answered */
-  GQueue waiting;    /* copies whose resolver is not started yet */
-  guint refused;     /* resolvers avahi-daemon would not run */
-  int refused_error; /* why, the first time */
+  gboolean cache_exhausted;
+  gboolean grace_over;  /* after ALL_FOR_NOW, no resolver answered for RESOLVE_GRACE_MS */
+  gboolean timed_out;   /* the caller's timeout ended it */
+  const char *only;     /* resolve only instances that may be this name */
+  const char *pin;      /* resolving for a pinned remote: done at the first fit */
+  GHashTable *rejected; /* merge keys nearby_resolve() turned down */
+  guint pending;        /* copies whose resolver has not answered yet */
+  guint active;         /* resolvers running and not answered */
+  GQueue waiting;       /* copies whose resolver is not started yet */
+  guint refused;        /* resolvers avahi-daemon would not run */
+  int refused_error;    /* why, the first time */
   NearbyBrowseFunc func;
   gpointer user_data;
   GError *error;
+  /* --watch only */
+  GHashTable *held;      /* merge key -> GSource: "appeared" held back */
+  const char *releasing; /* the key whose hold is over, while it is merged */
+  GHashTable *servers;   /* server id -> Server */
+  GSource *liveness;     /* the probe tick */
+  GCancellable *probes;  /* cancels the probes in flight */
+  GSource *reconnect;    /* a new avahi-client, after the daemon left */
+  GSource *sweep;        /* after reconnecting: what did not come back vanished */
+  gboolean sweep_due;
 };
 
 void
@@ -140,7 +192,86 @@ address_rank (const NearbyService *s)
   return nearby_url_is_link_local (s->address) ? 2 : 1;
 }
 
-/* Recomputes the merged view of @key from its copies and reports it. */
+/* Where @s's server listens: one liveness per address, zone and port. */
+static char *
+server_id (const NearbyService *s)
+{
+  return g_strdup_printf ("%s%%%s %u", s->address, s->ifname != NULL ? s->ifname : "", s->port);
+}
+
+static gboolean
+server_is_dead (Browse *b, const NearbyService *s)
+{
+  g_autofree char *id = NULL;
+  Server *server;
+
+  if (b->servers == NULL)
+    return FALSE;
+  id = server_id (s);
+  server = g_hash_table_lookup (b->servers, id);
+  return server != NULL && server->dead;
+}
+
+typedef struct
+{
+  Browse *browse;
+  char *key;
+} Hold;
+
+static void
+hold_free (gpointer data)
+{
+  Hold *hold = data;
+
+  g_free (hold->key);
+  g_free (hold);
+}
+
+static void merge (Browse *b, const char *key);
+
+static gboolean
+on_hold_over (gpointer user_data)
+{
+  Hold *hold = user_data;
+  Browse *b = hold->browse;
+  g_autofree char *key = g_strdup (hold->key);
+
+  /* Removing it destroys this source, which is allowed while it runs. */
+  g_hash_table_remove (b->held, key);
+  b->releasing = key;
+  merge (b, key);
+  b->releasing = NULL;
+  return G_SOURCE_REMOVE;
+}
+
+/* Whether to hold back the first report of @key, whose best address so
+ * far is @best: only while watching, only for a while, and only when a
+ * better address may still come. */
+static gboolean
+hold_appearance (Browse *b, const char *key, const NearbyService *best)
+{
+  Hold *hold;
+  GSource *source;
+
+  if (!b->watch || address_rank (best) == 0 || g_strcmp0 (b->releasing, key) == 0)
+    {
+      g_hash_table_remove (b->held, key);
+      return FALSE;
+    }
+  if (g_hash_table_contains (b->held, key))
+    return TRUE;
+  hold = g_new0 (Hold, 1);
+  hold->browse = b;
+  hold->key = g_strdup (key);
+  source = g_timeout_source_new (APPEAR_HOLD_MS);
+  g_source_set_callback (source, on_hold_over, hold, hold_free);
+  g_source_attach (source, b->context);
+  g_hash_table_insert (b->held, g_strdup (key), source);
+  return TRUE;
+}
+
+/* Recomputes the merged view of @key from its copies and reports it.
+ * Copies at a server that stopped answering do not count. */
 static void
 merge (Browse *b, const char *key)
 {
@@ -154,7 +285,7 @@ merge (Browse *b, const char *key)
     {
       Copy *copy = value;
 
-      if (!copy->resolved || strcmp (copy->key, key) != 0)
+      if (!copy->resolved || strcmp (copy->key, key) != 0 || server_is_dead (b, copy->service))
         continue;
       if (best == NULL || address_rank (copy->service) < address_rank (best)
           || (address_rank (copy->service) == address_rank (best)
@@ -164,6 +295,8 @@ merge (Browse *b, const char *key)
 
   if (best == NULL)
     {
+      if (b->held != NULL)
+        g_hash_table_remove (b->held, key);
       if (old != NULL)
         {
           if (b->func != NULL)
@@ -174,16 +307,75 @@ merge (Browse *b, const char *key)
     }
   if (old != NULL && service_equal (old, best))
     return;
+  if (old == NULL && hold_appearance (b, key, best))
+    return;
   g_hash_table_replace (b->services, g_strdup (key), service_copy (best));
   if (b->func != NULL)
     b->func (old == NULL ? NEARBY_BROWSE_APPEARED : NEARBY_BROWSE_CHANGED,
              g_hash_table_lookup (b->services, key), b->user_data);
 }
 
+/* The instance a merge key belongs to (its first line). */
+static gboolean
+key_is_instance (const char *key, const char *instance)
+{
+  gsize n = strlen (instance);
+
+  return strncmp (key, instance, n) == 0 && key[n] == '\n';
+}
+
+/* Resolving for a pinned remote: the service of the pinned key that
+ * NAME stands for, once it is known that no better one will come — at
+ * once for the name itself (as soon as its copies have answered, or it
+ * has an IPv4 address), and for a name given by its end once Avahi's
+ * cache is read and every resolver has answered. NULL: not yet. */
+static const NearbyService *
+pinned_fit (Browse *b, const char **fit_key)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  g_autofree char *suffix = g_strconcat ("/", b->only, NULL);
+
+  g_hash_table_iter_init (&iter, b->services);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const NearbyService *s = value;
+      gboolean waiting = FALSE;
+      GHashTableIter copies;
+      gpointer c;
+
+      if (g_strcmp0 (s->key, b->pin) != 0 || g_hash_table_contains (b->rejected, key))
+        continue;
+      if (strcmp (s->name, b->only) != 0
+          && !(g_str_has_suffix (s->name, suffix) && b->cache_exhausted && b->pending == 0))
+        continue;
+      g_hash_table_iter_init (&copies, b->copies);
+      while (!waiting && address_rank (s) > 0 && g_hash_table_iter_next (&copies, NULL, &c))
+        waiting = !((Copy *) c)->answered && key_is_instance (key, ((Copy *) c)->instance);
+      if (waiting)
+        continue;
+      *fit_key = key;
+      return s;
+    }
+  return NULL;
+}
+
+static gboolean
+browse_complete (Browse *b)
+{
+  const char *key;
+
+  if (b->watch)
+    return FALSE;
+  if (b->pin != NULL && b->only != NULL && pinned_fit (b, &key) != NULL)
+    return TRUE;
+  return b->all_for_now && (b->pending == 0 || b->grace_over);
+}
+
 static void
 maybe_done (Browse *b)
 {
-  if (!b->watch && b->all_for_now && b->pending == 0)
+  if (browse_complete (b))
     g_main_loop_quit (b->loop);
 }
 
@@ -331,6 +523,19 @@ start_resolvers (Browse *b)
     }
 }
 
+/* Queues @copy (answered, or new) for a resolver. */
+static void
+start_resolver_of (Browse *b, Copy *copy)
+{
+  g_clear_pointer (&copy->resolver, avahi_service_resolver_free);
+  copy->answered = FALSE;
+  b->pending++;
+  g_queue_push_tail (&b->waiting, copy);
+  start_resolvers (b);
+}
+
+static void restart_grace (Browse *b);
+
 /* The first answer of @copy's resolver: a place for the next one. */
 static void
 answered (Browse *b, Copy *copy)
@@ -341,6 +546,7 @@ answered (Browse *b, Copy *copy)
   b->pending--;
   b->active--;
   start_resolvers (b);
+  restart_grace (b);
 }
 
 static void
@@ -421,6 +627,242 @@ on_resolved (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtoc
   maybe_done (b);
 }
 
+static void on_client_state (AvahiClient *client, AvahiClientState state, void *user_data);
+
+static gboolean
+on_grace_over (gpointer user_data)
+{
+  Browse *b = user_data;
+
+  g_debug ("not waiting any longer for %u resolver(s): their hosts do not answer", b->pending);
+  b->grace_over = TRUE;
+  g_clear_pointer (&b->grace, g_source_unref);
+  maybe_done (b);
+  return G_SOURCE_REMOVE;
+}
+
+/* (Re)starts the wait for the next resolver to answer, after ALL_FOR_NOW. */
+static void
+restart_grace (Browse *b)
+{
+  if (b->watch || !b->all_for_now || b->grace_over)
+    return;
+  if (b->grace != NULL)
+    {
+      g_source_destroy (b->grace);
+      g_clear_pointer (&b->grace, g_source_unref);
+    }
+  if (b->pending == 0)
+    return;
+  b->grace = g_timeout_source_new (RESOLVE_GRACE_MS);
+  g_source_set_callback (b->grace, on_grace_over, b, NULL);
+  g_source_attach (b->grace, b->context);
+}
+
+/* Reports as vanished what the new daemon did not find again. */
+static gboolean
+on_sweep (gpointer user_data)
+{
+  Browse *b = user_data;
+  g_autofree gpointer *keys = NULL;
+  guint n = 0;
+
+  g_clear_pointer (&b->sweep, g_source_unref);
+  keys = g_hash_table_get_keys_as_array (b->services, &n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *key = g_strdup (keys[i]);
+
+      merge (b, key);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Resolvers that the new daemon started may still be answering. */
+static void
+start_sweep (Browse *b)
+{
+  b->sweep_due = FALSE;
+  if (b->sweep != NULL)
+    return;
+  b->sweep = g_timeout_source_new (2 * RESOLVE_GRACE_MS + APPEAR_HOLD_MS);
+  g_source_set_callback (b->sweep, on_sweep, b, NULL);
+  g_source_attach (b->sweep, b->context);
+}
+
+/* avahi-daemon went away: everything that belonged to its client goes,
+ * what was reported stays (and is checked again once it is back). */
+static gboolean
+on_reconnect (gpointer user_data)
+{
+  Browse *b = user_data;
+  int rc = 0;
+
+  g_clear_pointer (&b->reconnect, g_source_unref);
+  g_warning ("lost avahi-daemon; watching again when it is back");
+  g_queue_clear (&b->waiting);
+  g_hash_table_remove_all (b->copies);
+  b->pending = b->active = 0;
+  b->all_for_now = b->cache_exhausted = FALSE;
+  g_clear_pointer (&b->browser, avahi_service_browser_free);
+  g_clear_pointer (&b->client, avahi_client_free);
+  b->sweep_due = TRUE;
+  b->client = avahi_client_new (avahi_glib_poll_get (b->poll), AVAHI_CLIENT_NO_FAIL,
+                                on_client_state, b, &rc);
+  if (b->client == NULL)
+    {
+      g_set_error (&b->error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "lost avahi-daemon: %s",
+                   avahi_strerror (rc));
+      g_main_loop_quit (b->loop);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+server_free (gpointer data)
+{
+  Server *server = data;
+
+  g_clear_object (&server->address);
+  g_free (server->id);
+  g_free (server);
+}
+
+/* Merges again every service with a copy at @server. */
+static void
+merge_server (Browse *b, Server *server)
+{
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, b->copies);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Copy *copy = value;
+      g_autofree char *id = copy->resolved ? server_id (copy->service) : NULL;
+
+      if (id != NULL && strcmp (id, server->id) == 0)
+        g_ptr_array_add (keys, g_strdup (copy->key));
+    }
+  for (guint i = 0; i < keys->len; i++)
+    merge (b, keys->pdata[i]);
+}
+
+/* Resolves again the copies at @server: a host with a new address
+ * announces it, and Avahi's cache has it before we would notice. */
+static void
+resolve_server_again (Browse *b, Server *server)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, b->copies);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Copy *copy = value;
+      g_autofree char *id = copy->resolved ? server_id (copy->service) : NULL;
+
+      if (id != NULL && strcmp (id, server->id) == 0 && copy->answered)
+        start_resolver_of (b, copy);
+    }
+}
+
+static void
+on_probed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Server *server = user_data;
+  Browse *b = server->browse;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) connection
+      = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* the browse is over; @server is gone */
+  server->probing = FALSE;
+  server->next_us = g_get_monotonic_time () + LIVENESS_INTERVAL_MS * 1000;
+  if (connection != NULL)
+    {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      server->failures = 0;
+      if (server->dead)
+        {
+          g_debug ("%s answers again", server->id);
+          server->dead = FALSE;
+          merge_server (b, server);
+        }
+      return;
+    }
+  server->failures++;
+  g_debug ("%s does not answer (%u in a row): %s", server->id, server->failures, error->message);
+  resolve_server_again (b, server);
+  if (server->failures >= LIVENESS_FAILURES && !server->dead)
+    {
+      server->dead = TRUE;
+      merge_server (b, server);
+    }
+}
+
+/* The liveness tick: every resolved copy's server is asked, at most one
+ * probe each at a time; servers no copy uses any more are forgotten. */
+static gboolean
+on_liveness (gpointer user_data)
+{
+  Browse *b = user_data;
+  g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key, value;
+  gint64 now = g_get_monotonic_time ();
+
+  g_hash_table_iter_init (&iter, b->copies);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Copy *copy = value;
+      char *id;
+      Server *server;
+
+      if (!copy->resolved)
+        continue;
+      id = server_id (copy->service);
+      if (g_hash_table_contains (used, id))
+        {
+          g_free (id);
+          continue;
+        }
+      g_hash_table_add (used, id);
+      server = g_hash_table_lookup (b->servers, id);
+      if (server == NULL)
+        {
+          g_autofree char *where
+              = nearby_url_is_link_local (copy->service->address) && *copy->service->ifname != '\0'
+                    ? g_strdup_printf ("%s%%%s", copy->service->address, copy->service->ifname)
+                    : g_strdup (copy->service->address);
+
+          server = g_new0 (Server, 1);
+          server->browse = b;
+          server->id = g_strdup (id);
+          server->address = g_inet_socket_address_new_from_string (where, copy->service->port);
+          server->next_us = now + LIVENESS_INTERVAL_MS * 1000;
+          g_hash_table_insert (b->servers, g_strdup (id), server);
+        }
+      if (!server->probing && server->address != NULL && now >= server->next_us)
+        {
+          g_autoptr (GSocketClient) client = g_socket_client_new ();
+
+          g_socket_client_set_timeout (client, PROBE_TIMEOUT_S);
+          g_socket_client_set_enable_proxy (client, FALSE);
+          server->probing = TRUE;
+          g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (server->address), b->probes,
+                                         on_probed, server);
+        }
+    }
+  g_hash_table_iter_init (&iter, b->servers);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (used, key) && !((Server *) value)->probing)
+      g_hash_table_iter_remove (&iter);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
             AvahiBrowserEvent event, const char *instance, const char *type, const char *domain,
@@ -449,10 +891,9 @@ on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol 
         copy->type = g_strdup (type);
         copy->domain = g_strdup (domain);
         copy->key = g_strdup ("");
-        b->pending++;
+        copy->answered = TRUE;
         g_hash_table_insert (b->copies, g_steal_pointer (&id), copy);
-        g_queue_push_tail (&b->waiting, copy);
-        start_resolvers (b);
+        start_resolver_of (b, copy);
         break;
       }
     case AVAHI_BROWSER_REMOVE:
@@ -481,6 +922,13 @@ on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol 
       }
     case AVAHI_BROWSER_ALL_FOR_NOW:
       b->all_for_now = TRUE;
+      restart_grace (b);
+      if (b->watch && b->sweep_due)
+        start_sweep (b);
+      maybe_done (b);
+      break;
+    case AVAHI_BROWSER_CACHE_EXHAUSTED:
+      b->cache_exhausted = TRUE;
       maybe_done (b);
       break;
     case AVAHI_BROWSER_FAILURE:
@@ -488,10 +936,17 @@ on_browsed (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol 
                    avahi_strerror (avahi_client_errno (b->client)));
       g_main_loop_quit (b->loop);
       break;
-    case AVAHI_BROWSER_CACHE_EXHAUSTED:
     default:
       break;
     }
+}
+
+static gboolean
+start_browser (Browse *b, AvahiClient *client)
+{
+  b->browser = avahi_service_browser_new (client, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
+                                          NEARBY_SERVICE_TYPE, NULL, 0, on_browsed, b);
+  return b->browser != NULL;
 }
 
 static void
@@ -501,9 +956,31 @@ on_client_state (AvahiClient *client, AvahiClientState state, void *user_data)
 
   if (state == AVAHI_CLIENT_FAILURE)
     {
+      /* Watching, a daemon that went away is waited for, as the server
+       * does: a restarted avahi-daemon is no reason to stop. */
+      if (b->watch && avahi_client_errno (client) == AVAHI_ERR_DISCONNECTED)
+        {
+          if (b->reconnect == NULL)
+            {
+              b->reconnect = g_idle_source_new ();
+              g_source_set_callback (b->reconnect, on_reconnect, b, NULL);
+              g_source_attach (b->reconnect, b->context);
+            }
+          return;
+        }
       if (b->error == NULL)
         g_set_error (&b->error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "lost avahi-daemon: %s",
                      avahi_strerror (avahi_client_errno (client)));
+      g_main_loop_quit (b->loop);
+      return;
+    }
+  /* A client made again after the daemon left: browse once it runs. */
+  if (state == AVAHI_CLIENT_S_RUNNING && b->sweep_due && b->browser == NULL
+      && !start_browser (b, client))
+    {
+      g_set_error (&b->error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
+                   "cannot look for branches nearby: %s",
+                   avahi_strerror (avahi_client_errno (client)));
       g_main_loop_quit (b->loop);
     }
 }
@@ -514,6 +991,8 @@ on_timeout (gpointer user_data)
   Browse *b = user_data;
 
   g_debug ("browse timed out with %u resolver(s) pending", b->pending);
+  b->timed_out = TRUE;
+  g_clear_pointer (&b->timeout, g_source_unref);
   g_main_loop_quit (b->loop);
   return G_SOURCE_REMOVE;
 }
@@ -541,15 +1020,31 @@ compare_services (gconstpointer a, gconstpointer b)
 static void
 browse_clear (Browse *b)
 {
+  if (b->probes != NULL)
+    g_cancellable_cancel (b->probes);
+  g_clear_object (&b->probes);
   if (b->timeout != NULL)
-    {
-      g_source_destroy (b->timeout);
-      g_clear_pointer (&b->timeout, g_source_unref);
-    }
+    g_source_destroy (b->timeout);
+  g_clear_pointer (&b->timeout, g_source_unref);
+  if (b->grace != NULL)
+    g_source_destroy (b->grace);
+  g_clear_pointer (&b->grace, g_source_unref);
+  if (b->liveness != NULL)
+    g_source_destroy (b->liveness);
+  g_clear_pointer (&b->liveness, g_source_unref);
+  if (b->reconnect != NULL)
+    g_source_destroy (b->reconnect);
+  g_clear_pointer (&b->reconnect, g_source_unref);
+  if (b->sweep != NULL)
+    g_source_destroy (b->sweep);
+  g_clear_pointer (&b->sweep, g_source_unref);
+  g_clear_pointer (&b->held, g_hash_table_unref);
   /* Resolvers, then the browser, then the client they belong to. */
   g_queue_clear (&b->waiting);
   g_clear_pointer (&b->copies, g_hash_table_unref);
   g_clear_pointer (&b->services, g_hash_table_unref);
+  g_clear_pointer (&b->servers, g_hash_table_unref);
+  g_clear_pointer (&b->rejected, g_hash_table_unref);
   g_clear_pointer (&b->browser, avahi_service_browser_free);
   g_clear_pointer (&b->client, avahi_client_free);
   g_clear_pointer (&b->poll, avahi_glib_poll_free);
@@ -559,74 +1054,248 @@ browse_clear (Browse *b)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Browse, browse_clear)
 
+static void
+destroy_source (gpointer source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+/* Sets up a browse of the services that may be @only (NULL: all). */
+static gboolean
+browse_init (Browse *b, const char *only, guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
+             gpointer user_data, GError **error)
+{
+  int rc = 0;
+
+  /* The caller's context, so that its sources (signals) run while browsing. */
+  b->context = g_main_context_ref_thread_default ();
+  avahi_set_allocator (avahi_glib_allocator ());
+  b->poll = avahi_glib_poll_new (b->context, G_PRIORITY_DEFAULT);
+  b->loop = g_main_loop_new (b->context, FALSE);
+  b->watch = watch;
+  b->only = only;
+  b->func = func;
+  b->user_data = user_data;
+  b->copies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, copy_free);
+  b->services = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) nearby_service_free);
+  b->rejected = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  b->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, destroy_source);
+
+  b->client = avahi_client_new (avahi_glib_poll_get (b->poll), 0, on_client_state, b, &rc);
+  if (b->client == NULL)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
+                   "cannot look for branches nearby: %s (is avahi-daemon running?)",
+                   avahi_strerror (rc));
+      return FALSE;
+    }
+  if (!start_browser (b, b->client))
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot look for branches nearby: %s",
+                   avahi_strerror (avahi_client_errno (b->client)));
+      return FALSE;
+    }
+  if (timeout_ms > 0)
+    {
+      b->timeout = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (b->timeout, on_timeout, b, NULL);
+      g_source_attach (b->timeout, b->context);
+    }
+  if (watch)
+    {
+      b->servers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, server_free);
+      b->probes = g_cancellable_new ();
+      b->liveness = g_timeout_source_new (LIVENESS_INTERVAL_MS / 4);
+      g_source_set_callback (b->liveness, on_liveness, b, NULL);
+      g_source_attach (b->liveness, b->context);
+    }
+  return TRUE;
+}
+
+/* Runs until the browse is complete, timed out, cancelled or failed. */
+static gboolean
+browse_run (Browse *b, GCancellable *cancellable, GError **error)
+{
+  gulong cancel_id = 0;
+
+  if (cancellable != NULL)
+    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), b, NULL);
+  if ((cancellable == NULL || !g_cancellable_is_cancelled (cancellable)) && !b->timed_out
+      && !browse_complete (b))
+    g_main_loop_run (b->loop);
+  if (cancel_id != 0)
+    g_cancellable_disconnect (cancellable, cancel_id);
+  if (b->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&b->error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* What was found, sorted; without what nearby_resolve() turned down. */
+static GPtrArray *
+browse_results (Browse *b)
+{
+  GPtrArray *result = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (b->refused > 0 && !b->watch)
+    g_warning ("avahi-daemon refused to resolve %u service(s) (%s); the list may be incomplete",
+               b->refused, avahi_strerror (b->refused_error));
+  g_hash_table_iter_init (&iter, b->services);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (b->rejected, key))
+      g_ptr_array_add (result, service_copy (value));
+  g_ptr_array_sort (result, compare_services);
+  return result;
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  guint left;
+  gboolean *answered;
+} Probes;
+
+typedef struct
+{
+  Probes *probes;
+  guint index;
+} Probe;
+
+static void
+on_candidate_probed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Probe *probe = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) connection
+      = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+
+  if (connection != NULL)
+    {
+      probe->probes->answered[probe->index] = TRUE;
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    }
+  else
+    g_debug ("a candidate does not answer: %s", error->message);
+  if (--probe->probes->left == 0)
+    g_main_loop_quit (probe->probes->loop);
+  g_free (probe);
+}
+
+static GSocketAddress *
+socket_address_of (const NearbyService *s)
+{
+  g_autofree char *where
+      = nearby_url_is_link_local (s->address) && s->ifname != NULL && *s->ifname != '\0'
+            ? g_strdup_printf ("%s%%%s", s->address, s->ifname)
+            : g_strdup (s->address);
+
+  return g_inet_socket_address_new_from_string (where, s->port);
+}
+
+/* At most this many servers are asked at once. */
+#define MAX_PROBES 64
+
+/* Moves the services of @services (those @want keeps, or all) whose server
+ * does not take a TCP connection within PROBE_TIMEOUT_S to @silent: a host
+ * that left without a goodbye is still in Avahi's cache for a while, and
+ * must be neither listed as there nor picked. All are asked at once, so
+ * this costs one round trip, or the timeout when someone has left. */
+static void
+drop_silent (GPtrArray *services, GPtrArray *silent, const char *name)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GMainLoop) loop = g_main_loop_new (context, FALSE);
+  g_autoptr (GHashTable) index = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) asked = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gboolean *answered = NULL;
+  g_autofree char *suffix = name != NULL ? g_strconcat ("/", name, NULL) : NULL;
+  Probes probes = { loop, 0, NULL };
+
+  /* One probe per server, in a context of our own: nothing else runs. */
+  g_main_context_push_thread_default (context);
+  answered = g_new0 (gboolean, MAX_PROBES);
+  probes.answered = answered;
+  for (guint i = 0; i < services->len; i++)
+    {
+      const NearbyService *s = services->pdata[i];
+      char *id;
+      g_autoptr (GSocketAddress) address = NULL;
+      g_autoptr (GSocketClient) client = NULL;
+      Probe *probe;
+
+      if (name != NULL && strcmp (s->name, name) != 0 && !g_str_has_suffix (s->name, suffix))
+        continue;
+      id = server_id (s);
+      if (g_hash_table_contains (index, id) || asked->len >= MAX_PROBES
+          || (address = socket_address_of (s)) == NULL)
+        {
+          g_free (id);
+          continue;
+        }
+      g_hash_table_insert (index, id, GUINT_TO_POINTER (asked->len));
+      g_ptr_array_add (asked, g_strdup (id));
+      client = g_socket_client_new ();
+      g_socket_client_set_timeout (client, PROBE_TIMEOUT_S);
+      g_socket_client_set_enable_proxy (client, FALSE);
+      probe = g_new0 (Probe, 1);
+      probe->probes = &probes;
+      probe->index = asked->len - 1;
+      probes.left++;
+      g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), NULL,
+                                     on_candidate_probed, probe);
+    }
+  if (probes.left > 0)
+    g_main_loop_run (loop);
+  g_main_context_pop_thread_default (context);
+
+  for (guint i = services->len; i-- > 0;)
+    {
+      const NearbyService *s = services->pdata[i];
+      g_autofree char *id = server_id (s);
+      gpointer at;
+
+      if (!g_hash_table_lookup_extended (index, id, NULL, &at) || answered[GPOINTER_TO_UINT (at)])
+        continue;
+      {
+        g_autofree char *shown = nearby_untrusted_escape (s->url);
+
+        g_debug ("leaving out %s: its server does not answer", shown);
+      }
+      g_ptr_array_add (silent, g_ptr_array_steal_index (services, i));
+    }
+}
+
 static GPtrArray *
 browse (const char *only, guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
         gpointer user_data, GCancellable *cancellable, GError **error)
 {
   g_auto (Browse) b = { 0 };
-  g_autoptr (GPtrArray) result = NULL;
-  GHashTableIter iter;
-  gpointer value;
-  gulong cancel_id = 0;
-  int rc = 0;
+  GPtrArray *result;
 
-  /* The caller's context, so that its sources (signals) run while browsing. */
-  b.context = g_main_context_ref_thread_default ();
-  avahi_set_allocator (avahi_glib_allocator ());
-  b.poll = avahi_glib_poll_new (b.context, G_PRIORITY_DEFAULT);
-  b.loop = g_main_loop_new (b.context, FALSE);
-  b.watch = watch;
-  b.only = only;
-  b.func = func;
-  b.user_data = user_data;
-  b.copies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, copy_free);
-  b.services = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                      (GDestroyNotify) nearby_service_free);
+  if (!browse_init (&b, only, timeout_ms, watch, func, user_data, error)
+      || !browse_run (&b, cancellable, error))
+    return NULL;
+  if (!watch && b.timed_out && !b.all_for_now)
+    g_warning ("avahi-daemon did not finish answering within %g s; the list may be incomplete",
+               timeout_ms / 1000.0);
+  result = browse_results (&b);
+  if (!watch)
+    {
+      g_autoptr (GPtrArray) silent
+          = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
 
-  b.client = avahi_client_new (avahi_glib_poll_get (b.poll), 0, on_client_state, &b, &rc);
-  if (b.client == NULL)
-    {
-      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
-                   "cannot look for branches nearby: %s (is avahi-daemon running?)",
-                   avahi_strerror (rc));
-      return NULL;
+      drop_silent (result, silent, NULL);
+      if (silent->len > 0)
+        g_warning ("not listed: %u branch(es) whose server does not answer (left the network?)",
+                   silent->len);
     }
-  b.browser = avahi_service_browser_new (b.client, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC,
-                                         NEARBY_SERVICE_TYPE, NULL, 0, on_browsed, &b);
-  if (b.browser == NULL)
-    {
-      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "cannot look for branches nearby: %s",
-                   avahi_strerror (avahi_client_errno (b.client)));
-      return NULL;
-    }
-
-  if (timeout_ms > 0)
-    {
-      b.timeout = g_timeout_source_new (timeout_ms);
-      g_source_set_callback (b.timeout, on_timeout, &b, NULL);
-      g_source_attach (b.timeout, b.context);
-    }
-  if (cancellable != NULL)
-    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), &b, NULL);
-  if (cancellable == NULL || !g_cancellable_is_cancelled (cancellable))
-    g_main_loop_run (b.loop);
-  if (cancel_id != 0)
-    g_cancellable_disconnect (cancellable, cancel_id);
-
-  if (b.error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&b.error));
-      return NULL;
-    }
-  if (b.refused > 0 && !watch)
-    g_warning ("avahi-daemon refused to resolve %u service(s) (%s); the list may be incomplete",
-               b.refused, avahi_strerror (b.refused_error));
-  result = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
-  g_hash_table_iter_init (&iter, b.services);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (result, service_copy (value));
-  g_ptr_array_sort (result, compare_services);
-  return g_steal_pointer (&result);
+  return result;
 }
 
 GPtrArray *
@@ -967,8 +1636,23 @@ connect_to (const NearbyService *s, GError **error)
       g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "not an address");
       return NULL;
     }
-  g_socket_client_set_timeout (client, 2);
+  g_socket_client_set_timeout (client, PROBE_TIMEOUT_S);
+  /* A server on the LAN is no place for a proxy (and asking for one
+   * loads libproxy, which costs more than the connection). */
+  g_socket_client_set_enable_proxy (client, FALSE);
   return g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, error);
+}
+
+/* Whether @s's server takes a connection (no TLS in GIO to ask more). */
+static gboolean
+service_answers (const NearbyService *s, GError **error)
+{
+  g_autoptr (GSocketConnection) connection = connect_to (s, error);
+
+  if (connection == NULL)
+    return FALSE;
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
 }
 
 /* Whether a server answers for @s's branch at its address and port. */
@@ -1065,13 +1749,15 @@ nearby_service_holds_key (const NearbyService *s, const char *key, GError **erro
   GTlsCertificate *peer;
 
   connection = connect_to (s, &local_error);
+  /* No CA store: no chain is checked (the certificate is self-signed),
+   * and loading one (GIO's and GnuTLS's own copy) takes 40 ms, more than
+   * the handshake. It has to be said at construction: once the connection
+   * exists it has loaded the default one. */
   if (connection != NULL)
-    tls = g_tls_client_connection_new (G_IO_STREAM (connection), NULL, &local_error);
+    tls = g_initable_new (g_tls_backend_get_client_connection_type (g_tls_backend_get_default ()),
+                          NULL, &local_error, "base-io-stream", connection, "database", NULL, NULL);
   if (tls != NULL)
     {
-      /* No CA store: no chain is checked (the certificate is self-signed),
-       * and parsing one would take longer than the handshake. */
-      g_tls_connection_set_database (G_TLS_CONNECTION (tls), NULL);
       g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any), NULL);
       if (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &local_error)
           && (peer = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls))) != NULL)
@@ -1084,8 +1770,11 @@ nearby_service_holds_key (const NearbyService *s, const char *key, GError **erro
     }
   if (seen == NULL)
     {
-      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "%s",
-                   local_error != NULL ? local_error->message : "no certificate");
+      /* Not reached, or no TLS there: it says nothing about the key. */
+      if (local_error != NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      else
+        g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "no certificate");
       return FALSE;
     }
   if (strcmp (seen, key) != 0)
@@ -1131,15 +1820,142 @@ drop_key_copies (GPtrArray *services, const char *name, const char *pin)
     }
 }
 
+/* Why nothing was picked, when it was not for lack of candidates: the
+ * candidates' servers did not answer, or the search ran out of time. */
+static void
+explain_missing (Browse *b, GPtrArray *silent, GPtrArray *impostors, const char *name,
+                 const NearbyPick *pick, guint timeout_ms, GError **error)
+{
+  g_autofree char *shown_name = nearby_untrusted_escape (name);
+
+  /* Only a pin turns a server down for its key. */
+  if (impostors->len > 0)
+    {
+      const NearbyService *s = impostors->pdata[0];
+      g_autofree char *url = nearby_untrusted_escape (s->url);
+      g_autofree char *code = nearby_key_short_code (s->key);
+
+      g_clear_error (error);
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED,
+                   "the server at %s announces key %s but does not hold it: it is not who it says "
+                   "it is; nothing was fetched",
+                   url, code);
+      return;
+    }
+
+  for (guint i = 0; i < silent->len; i++)
+    {
+      const NearbyService *s = silent->pdata[i];
+      g_autofree char *host = nearby_untrusted_escape (s->host);
+      g_autofree char *url = nearby_untrusted_escape (s->url);
+
+      if (!name_matches (s, name))
+        continue;
+      if (pick != NULL && pick->pin != NULL && g_strcmp0 (s->key, pick->pin) != 0)
+        continue;
+      if (pick != NULL && pick->pin == NULL && pick->who != NULL && !who_matches (s, pick->who))
+        continue;
+      g_clear_error (error);
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                   "'%s' is advertised by %s at %s, but that server does not answer (its host "
+                   "may have left the network)",
+                   shown_name, host, url);
+      return;
+    }
+  if (b->timed_out && !b->all_for_now)
+    {
+      g_clear_error (error);
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_TIMED_OUT,
+                   "timed out after %g s looking for '%s': avahi-daemon did not finish "
+                   "answering; try again, or wait longer with GIT_NEARBY_TIMEOUT or --timeout",
+                   timeout_ms / 1000.0, shown_name);
+      return;
+    }
+  /* Advertised, but never resolved: its host is not there to answer. */
+  if (pick == NULL || (pick->pin == NULL && pick->who == NULL))
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, b->copies);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          Copy *copy = value;
+          g_autofree char *instance = NULL;
+
+          if (copy->answered)
+            continue;
+          instance = nearby_untrusted_escape (copy->instance);
+          g_clear_error (error);
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                       "'%s' may be the branch advertised as '%s', but its host does not answer "
+                       "(it may have left the network)",
+                       shown_name, instance);
+          return;
+        }
+    }
+}
+
+/* At most this many pinned candidates are checked for the key. */
+#define MAX_KEY_PROBES 8
+
 NearbyService *
 nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GError **error)
 {
-  g_autoptr (GPtrArray) services = browse (name, timeout_ms, FALSE, NULL, NULL, NULL, error);
+  g_auto (Browse) b = { 0 };
+  g_autoptr (GPtrArray) services = NULL;
+  g_autoptr (GPtrArray) silent
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
+  g_autoptr (GPtrArray) impostors
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) nearby_service_free);
   g_autoptr (GError) local_error = NULL;
   const NearbyService *picked;
+  guint key_probes = 0;
 
-  if (services == NULL)
+  if (!browse_init (&b, name, timeout_ms, FALSE, NULL, NULL, error))
     return NULL;
+  /* A pinned remote is done as soon as its owner's service is there and
+   * holds the key: nothing else could be picked, so there is no reason to
+   * wait for Avahi's ALL_FOR_NOW. */
+  b.pin = pick != NULL ? pick->pin : NULL;
+  for (;;)
+    {
+      const NearbyService *fit;
+      const char *fit_key = NULL;
+      g_autoptr (GError) probe_error = NULL;
+      gboolean holds;
+
+      if (!browse_run (&b, NULL, error))
+        return NULL;
+      fit = b.pin != NULL ? pinned_fit (&b, &fit_key) : NULL;
+      if (fit == NULL)
+        break;
+      holds = nearby_can_probe_keys () ? nearby_service_holds_key (fit, b.pin, &probe_error)
+                                       : service_answers (fit, &probe_error);
+      if (holds)
+        {
+          g_debug ("the pinned key's service is there and holds the key (ALL_FOR_NOW %s)",
+                   b.all_for_now ? "seen" : "not waited for");
+          return service_copy (fit);
+        }
+      {
+        g_autofree char *shown = nearby_untrusted_escape (fit->url);
+
+        g_debug ("%s is no choice: %s", shown, probe_error->message);
+      }
+      /* Someone's copy of the record, or a host that left: look on. */
+      g_ptr_array_add (g_error_matches (probe_error, NEARBY_ERROR, NEARBY_ERROR_FAILED) ? impostors
+                                                                                        : silent,
+                       service_copy (fit));
+      g_hash_table_add (b.rejected, g_strdup (fit_key));
+      if (++key_probes == MAX_KEY_PROBES)
+        b.pin = NULL; /* no more early ends: the usual rules, at ALL_FOR_NOW */
+    }
+
+  g_debug ("browse over: ALL_FOR_NOW %s, %u resolver(s) not answered%s",
+           b.all_for_now ? "seen" : "not seen", b.pending, b.timed_out ? ", timed out" : "");
+  services = browse_results (&b);
+  drop_silent (services, silent, name);
   picked = nearby_browse_pick (services, name, pick, &local_error);
   if (picked == NULL && g_error_matches (local_error, NEARBY_ERROR, NEARBY_ERROR_EXISTS))
     {
@@ -1153,6 +1969,8 @@ nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GErr
     }
   if (picked == NULL)
     {
+      if (g_error_matches (local_error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND))
+        explain_missing (&b, silent, impostors, name, pick, timeout_ms, &local_error);
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }

@@ -5,8 +5,15 @@
  * host (per interface, IPv4 and IPv6) are merged into one NearbyService
  * with the best address: IPv4, then global IPv6, then link-local IPv6 with
  * its zone. Copies with different keys are different services, so that a
- * record copying another's name, host and port never merges into it. A browse ends when Avahi says ALL_FOR_NOW and every resolver
- * has answered — never after a fixed sleep — or at the timeout. */
+ * record copying another's name, host and port never merges into it.
+ *
+ * A browse ends when Avahi says ALL_FOR_NOW and every resolver has
+ * answered (a resolver still silent 0.5 s after ALL_FOR_NOW is a host that
+ * left without a goodbye, and is not waited for), or at the timeout —
+ * never after a fixed sleep. What it returns has been asked for a TCP
+ * connection: a server that does not take one within a second is left out.
+ * A resolve for a pinned remote ends as soon as the pinned key's service
+ * is resolved and its server shows that key in a TLS handshake. */
 #pragma once
 
 #include <gio/gio.h>
@@ -45,7 +52,12 @@ typedef void (*NearbyBrowseFunc) (NearbyBrowseEvent event, const NearbyService *
 /* Browses. Without @watch, returns the services found (sorted by name and
  * host) once the browse is complete or @timeout_ms has passed. With @watch,
  * calls @func for every event until @cancellable is cancelled or
- * @timeout_ms (0: no limit) has passed, and returns what is there then. */
+ * @timeout_ms (0: no limit) has passed, and returns what is there then:
+ * APPEARED once per service, with its best address (held back up to
+ * 0.3 s for a better one than link-local), CHANGED when its address or
+ * record changes, VANISHED when Avahi says goodbye or its server has not
+ * taken a connection twice in a row (asked every 2 s). A restarted
+ * avahi-daemon is waited for; what it no longer has then vanishes. */
 GPtrArray *nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
                           gpointer user_data, GCancellable *cancellable, GError **error);
 
@@ -76,7 +88,12 @@ const NearbyService *nearby_browse_pick (GPtrArray *services, const char *name,
                                          const NearbyPick *pick, GError **error);
 
 /* Browses and picks (see nearby_browse_pick()): the service NAME stands
- * for. Only the instances whose names may be NAME's are resolved. When
+ * for. Only the instances whose names may be NAME's are resolved. With a
+ * pin it ends at the first service of that key that holds it (see
+ * above); otherwise at the end of the browse, so that every candidate is
+ * seen. Candidates whose server does not answer are no choice: when only
+ * they are left, the error (NEARBY_ERROR_NOT_FOUND) says so; a search that
+ * ran out of time fails with NEARBY_ERROR_TIMED_OUT. When
  * one host seems to advertise NAME twice (whatever the keys), asks the
  * server at each port whether it serves NAME, and keeps only those that
  * do: a record naming someone else's host is no reason for the real

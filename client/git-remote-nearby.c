@@ -23,19 +23,36 @@
 #include "browser.h"
 #include "identity.h"
 #include "log.h"
+#include "nearby-error.h"
 #include "name.h"
 #include "pins.h"
 #include "untrusted.h"
 #include "url.h"
 
-static guint
-timeout_ms (void)
+/* GIT_NEARBY_TIMEOUT, in seconds; a value that is not one is an error,
+ * not a reason to wait for the default. */
+static gboolean
+timeout_ms (guint *ms, GError **error)
 {
   const char *env = g_getenv ("GIT_NEARBY_TIMEOUT");
-  double seconds = env != NULL ? g_ascii_strtod (env, NULL) : 0;
+  char *end = NULL;
+  double seconds;
 
-  return seconds > 0 && seconds <= 3600 ? (guint) (seconds * 1000)
-                                        : NEARBY_BROWSE_DEFAULT_TIMEOUT_MS;
+  *ms = NEARBY_BROWSE_DEFAULT_TIMEOUT_MS;
+  if (env == NULL)
+    return TRUE;
+  seconds = g_ascii_strtod (env, &end);
+  if (end == env || *end != '\0' || !(seconds > 0 && seconds <= 3600))
+    {
+      g_autofree char *shown = nearby_untrusted_escape (env);
+
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                   "GIT_NEARBY_TIMEOUT='%s' is not a number of seconds (more than 0, at most 3600)",
+                   shown);
+      return FALSE;
+    }
+  *ms = (guint) (seconds * 1000);
+  return TRUE;
 }
 
 /* Prints @message as git does, each line escaped: it may quote what
@@ -159,6 +176,7 @@ main (int argc, char **argv)
   const char *remote;
   gboolean named;
   gboolean pinned_in_config = FALSE;
+  guint wait_ms;
 
   setlocale (LC_ALL, "");
   nearby_log_init ("git-remote-nearby", g_getenv ("GIT_NEARBY_DEBUG") != NULL);
@@ -175,10 +193,13 @@ main (int argc, char **argv)
   named = strcmp (argv[1], argv[2]) != 0 && strstr (argv[1], "://") == NULL;
   if (named)
     {
-      g_autofree char *url_name = g_strdup_printf ("remote.%s.url", remote);
-      g_autofree char *configured = nearby_git_config_get (url_name, NULL);
+      g_autofree char *configured = NULL;
 
+      if (!nearby_remote_config (remote, &configured, &pinned, &pinned_owner, &error))
+        return fatal (error->message);
       named = configured != NULL;
+      if (!named)
+        g_clear_pointer (&pinned, g_free);
     }
 
   if (!nearby_url_parse (argv[2], &url, &error))
@@ -200,23 +221,21 @@ main (int argc, char **argv)
 
   if (named)
     {
-      g_autofree char *key_name = g_strdup_printf ("remote.%s.nearbykey", remote);
-      g_autofree char *owner_name = g_strdup_printf ("remote.%s.nearbyowner", remote);
-
-      pinned = nearby_git_config_get (key_name, &error);
-      if (error != NULL)
-        return fatal (error->message);
       if (pinned != NULL && !nearby_key_is_valid (pinned))
         {
+          g_autofree char *shown = nearby_untrusted_escape (remote);
           g_autofree char *message = g_strdup_printf (
-              "%s is not a key (sha256//<base64>); fix or remove it to pin anew", key_name);
+              "remote.%s.nearbykey is not a key (sha256//<base64>); fix or remove it to pin anew",
+              shown);
 
           return fatal (message);
         }
-      if (pinned != NULL)
-        pinned_owner = nearby_git_config_get (owner_name, NULL);
+      if (pinned == NULL)
+        g_clear_pointer (&pinned_owner, g_free);
       pinned_in_config = pinned != NULL;
     }
+  else
+    g_clear_pointer (&pinned_owner, g_free);
   /* NAME@KEY with the whole key is a pin written in the URL: the key and
    * nothing else, and a refusal when it is not there. */
   if (pinned == NULL && url.who != NULL)
@@ -225,7 +244,9 @@ main (int argc, char **argv)
   pick.pin = pinned;
   pick.pinned_owner = pinned_owner;
   pick.remote = named ? remote : NULL;
-  service = nearby_resolve (url.name, &pick, timeout_ms (), &error);
+  if (!timeout_ms (&wait_ms, &error))
+    return fatal (error->message);
+  service = nearby_resolve (url.name, &pick, wait_ms, &error);
   if (service == NULL)
     return fatal (error->message);
 

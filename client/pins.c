@@ -24,37 +24,62 @@ run_git (const char *const *argv, int *status, GError **error)
   return g_steal_pointer (&out);
 }
 
-static char *
-config_get (const char *const *argv, GError **error)
+gboolean
+nearby_remote_config (const char *remote, char **url, char **key, char **owner, GError **error)
 {
+  /* One child for the three: each costs a few milliseconds, and this is
+   * on the path of every fetch. The remote's name is matched here, not in
+   * the pattern, so that no character of it means anything to a regex. */
+  const char *argv[] = {
+    "git", "config", "-z", "--get-regexp", "^remote\\..*\\.(url|nearbykey|nearbyowner)$", NULL
+  };
   int status = 0;
   g_autoptr (GBytes) out = run_git (argv, &status, error);
-  gsize len = 0;
-  const char *data;
+  g_autofree char *prefix = g_strdup_printf ("remote.%s.", remote);
+  gsize len = 0, plen = strlen (prefix);
+  const char *data, *end;
 
+  *url = *key = *owner = NULL;
   if (out == NULL)
-    return NULL;
-  /* 1: not set. */
+    return FALSE;
   if (status == 1)
-    return NULL;
+    return TRUE; /* none set */
   if (status != 0)
     {
-      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "git config --get %s failed",
-                   argv[g_strv_length ((char **) argv) - 1]);
-      return NULL;
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "git config --get-regexp %s failed",
+                   argv[4]);
+      return FALSE;
     }
   data = g_bytes_get_data (out, &len);
-  while (len > 0 && data[len - 1] == '\n')
-    len--;
-  return g_strndup (data, len);
-}
+  end = data + len;
+  /* Entries are "name\nvalue\0"; the last of several values wins, as
+   * with git config --get. */
+  while (data < end)
+    {
+      const char *nul = memchr (data, '\0', end - data);
+      const char *nl;
+      char **slot = NULL;
 
-char *
-nearby_git_config_get (const char *key, GError **error)
-{
-  const char *argv[] = { "git", "config", "--get", key, NULL };
+      if (nul == NULL)
+        break;
+      nl = memchr (data, '\n', nul - data);
+      if (nl != NULL && (gsize) (nl - data) > plen && strncmp (data, prefix, plen) == 0)
+        {
+          g_autofree char *variable = g_strndup (data + plen, nl - data - plen);
 
-  return config_get (argv, error);
+          slot = strcmp (variable, "url") == 0           ? url
+                 : strcmp (variable, "nearbykey") == 0   ? key
+                 : strcmp (variable, "nearbyowner") == 0 ? owner
+                                                         : NULL;
+        }
+      if (slot != NULL)
+        {
+          g_free (*slot);
+          *slot = g_strndup (nl + 1, nul - nl - 1);
+        }
+      data = nul + 1;
+    }
+  return TRUE;
 }
 
 gboolean

@@ -10,9 +10,10 @@
 
 G_BEGIN_DECLS
 
-/* The value of @key in the current repository's config (all levels), or
- * NULL with no error when it is not set. */
-char *nearby_git_config_get (const char *key, GError **error);
+/* remote.<@remote>.url, .nearbykey and .nearbyowner in one go (each
+ * NULL when not set). */
+gboolean nearby_remote_config (const char *remote, char **url, char **key, char **owner,
+                               GError **error);
 
 /* Sets @key to @value in the current repository's own config. */
 gboolean nearby_git_config_set (const char *key, const char *value, GError **error);

@@ -15,6 +15,7 @@ typedef enum
   NEARBY_ERROR_EXISTS,    /* the name is already taken */
   NEARBY_ERROR_GIT,       /* libgit2 said no; the message is libgit2's */
   NEARBY_ERROR_TOO_LARGE, /* a request over one of our caps */
+  NEARBY_ERROR_TIMED_OUT, /* gave up waiting: not the same as not found */
 } NearbyError;
 
 GQuark nearby_error_quark (void);
