@@ -39,13 +39,16 @@ out=$(on bob git nearby resolve fix 2>&1); rc=$?
 check_eq "a name ending several advertised names is ambiguous" "1:git nearby: 'fix' is ambiguous; say which: alice/fix, carol/fix" "$rc:$out"
 check_eq "a host narrows the end match" "http://10.77.0.1:$(cat "$T/alice.port")/alice/fix" "$(on bob git nearby resolve fix@alice)"
 
-# A second server on alice publishing the same name: same instance name on
-# the same host, so Avahi's collision rules rename the second one.
+# A second user on alice (a session bus of their own, so their server is
+# the one announcing server of that session) publishing the same name: same
+# instance name on the same host, so Avahi's collision rules rename it.
 mkdir -p "$T/alice2/srv"
 make_repo "$T/alice2/srv/other"
 (cd "$T/alice2/srv/other" && on alice git nearby advertise demo >/dev/null)
+on alice dbus-daemon --session --address=unix:path=/run/session-bus-2 --fork --nopidfile >/dev/null
 rm -f "$T/alice2.port"
-on alice git-nearby serve --port 0 --port-file "$T/alice2.port" -v "$T/alice2/srv" > "$T/alice2.log" 2>&1 &
+on alice env DBUS_SESSION_BUS_ADDRESS=unix:path=/run/session-bus-2 \
+  git-nearby serve --port 0 --port-file "$T/alice2.port" -v "$T/alice2/srv" > "$T/alice2.log" 2>&1 &
 check "the second server's instance is renamed" wait_until 8 grep -q "the service name 'demo on alice' is taken on the network; using 'demo on alice #2'" "$T/alice2.log"
 check "both are visible on bob as separate services" wait_until 8 eval '[ "$(browse_on bob | grep -c "\"name\": \"demo\", \"host\": \"alice\"")" = 2 ]'
 

@@ -23,7 +23,8 @@ serve_on alice || { not_ok "the server starts"; done_testing; exit 1; }
 PORT=$(cat "$T/alice.port")
 announced () { on alice avahi-browse -t -p -k _git-http._tcp 2>/dev/null | grep -c '^+;eth0;IPv4;many'; }
 all_announced () { test "$(announced)" -eq 900; }
-check "900 branches are announced" wait_until 120 all_announced
+check "900 branches are announced" wait_until 120 all_announced || {
+  echo "# announced: $(announced); the server's log ends:"; tail -n 5 "$T/alice.log" | sed 's/^/#   /'; }
 WARNING="announcing 900 of 10000 advertised branches on the LAN (Avahi's limit); all are served"
 check_eq "with one warning" 1 "$(grep -cF "$WARNING" "$T/alice.log")"
 check_eq "and no failures" 0 "$(grep -c "cannot publish" "$T/alice.log")"
