@@ -9,6 +9,7 @@
 #include "git-util.h"
 #include "log.h"
 #include "nearby-error.h"
+#include "untrusted.h"
 
 typedef struct
 {
@@ -124,11 +125,12 @@ main (int argc, char **argv)
   if (command == NULL)
     {
       const char *guess = closest_command (argv[1]);
+      g_autofree char *shown = nearby_untrusted_escape (argv[1]);
 
       if (guess != NULL)
-        fprintf (stderr, "git nearby: '%s' is not a command. Did you mean '%s'?\n", argv[1], guess);
+        fprintf (stderr, "git nearby: '%s' is not a command. Did you mean '%s'?\n", shown, guess);
       else
-        fprintf (stderr, "git nearby: '%s' is not a command. See 'git nearby --help'.\n", argv[1]);
+        fprintf (stderr, "git nearby: '%s' is not a command. See 'git nearby --help'.\n", shown);
       return 1;
     }
 
@@ -137,7 +139,7 @@ main (int argc, char **argv)
   argv[1] = prgname;
   if (!command->run (argc - 1, argv + 1, &error))
     {
-      fprintf (stderr, "git nearby: %s\n", error->message);
+      nearby_untrusted_print_message (stderr, "git nearby: ", error->message);
       return g_error_matches (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND) ? 2 : 1;
     }
   return 0;

@@ -60,14 +60,7 @@ timeout_ms (guint *ms, GError **error)
 static int
 fatal (const char *message)
 {
-  g_auto (GStrv) lines = g_strsplit (message, "\n", -1);
-
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      g_autofree char *shown = nearby_untrusted_escape (lines[i]);
-
-      fprintf (stderr, "%s%s\n", i == 0 ? "fatal: " : "", shown);
-    }
+  nearby_untrusted_print_message (stderr, "fatal: ", message);
   return 128;
 }
 

@@ -58,3 +58,16 @@ nearby_untrusted_escape (const char *s)
     }
   return g_string_free (out, FALSE);
 }
+
+void
+nearby_untrusted_print_message (FILE *out, const char *prefix, const char *message)
+{
+  g_auto (GStrv) lines = g_strsplit (message != NULL ? message : "", "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *shown = nearby_untrusted_escape (lines[i]);
+
+      fprintf (out, "%s%s\n", i == 0 ? prefix : "", shown);
+    }
+}

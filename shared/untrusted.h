@@ -7,6 +7,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
@@ -27,5 +28,10 @@ char *nearby_untrusted_utf8 (const char *s);
  * character (see nearby_unichar_is_invisible()) as \uHHHH, so that it
  * shows and cannot act. NULL becomes "". */
 char *nearby_untrusted_escape (const char *s);
+
+/* Writes @message to @out line by line, each escaped as above: the first
+ * line after @prefix, the others (hints, choices) as they are. An error
+ * message may quote a name or host that another machine advertised. */
+void nearby_untrusted_print_message (FILE *out, const char *prefix, const char *message);
 
 G_END_DECLS

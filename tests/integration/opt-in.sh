@@ -96,6 +96,12 @@ check_not_contains "nor does an explicit --branch" "hint:" "$out"
 # The dispatcher.
 out=$(git nearby advertize 2>&1); rc=$?
 check_eq "an unknown command suggests the closest" "1:git nearby: 'advertize' is not a command. Did you mean 'advertise'?" "$rc:$out"
+out=$(git nearby $'advert\033ise' 2>&1); rc=$?
+check_eq "an unknown command is shown escaped" "1:git nearby: 'advert\\x1Bise' is not a command. Did you mean 'advertise'?" "$rc:$out"
+out=$(git nearby browse --timeout $'1\033]0;pwned\007' 2>&1); rc=$?
+check_contains "so is an option's error" 'for --timeout' "$out"
+no_control () { ! printf '%s' "$1" | tr -d '\n' | LC_ALL=C grep -q '[[:cntrl:]]'; }
+check "with no control character left" no_control "$out"
 out=$(git nearby -h)
 check_contains "-h lists the commands" "advertise     Share a branch of this repository" "$out"
 out=$(git-nearby advertise --help)
