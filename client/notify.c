@@ -131,6 +131,14 @@ explain_advertised (GDBusConnection *connection, const char *verdict, GVariant *
       else if (g_str_equal (lookup (details, "not-announced"), "no-publish"))
         line = g_strdup_printf (
             "Served at %s, but not announced on the LAN: the server runs with --no-publish.", url);
+      else if (g_str_equal (lookup (details, "not-announced"), "cap"))
+        line = g_strdup_printf ("Served at %s, but not announced on the LAN: the server announces "
+                                "the first 900 advertised branches by name (Avahi's limit).",
+                                url);
+      else if (g_str_equal (lookup (details, "not-announced"), "unreadable"))
+        line = g_strdup_printf ("Served at %s, but not announced on the LAN: the server cannot "
+                                "read the branch's tip.",
+                                url);
       else
         line = g_strdup_printf ("Served at %s, but not announced on the LAN yet: avahi-daemon is "
                                 "not running.",

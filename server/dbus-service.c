@@ -4,6 +4,7 @@
 #include "name.h"
 #include "nearby-dbus.h"
 #include "nearby-error.h"
+#include "publisher.h"
 #include "untrusted.h"
 
 #define CALL_TIMEOUT_MS 2000
@@ -15,6 +16,7 @@ struct _NearbyDBusService
   GCancellable *cancellable;
   NearbyServer1 *skeleton;
   gboolean publishing;
+  NearbyPublisher *publisher; /* not owned; NULL until listening, and with --no-publish */
   gboolean owns_name;
   guint subscription_id;
   guint name_lost_id;
@@ -58,25 +60,6 @@ on_handle_rescan (NearbyServer1 *skeleton, GDBusMethodInvocation *invocation, gp
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* What the publisher needs: avahi-daemon on the system bus. */
-static gboolean
-avahi_daemon_running (void)
-{
-  g_autoptr (GDBusConnection) system = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, NULL);
-  g_autoptr (GVariant) reply = NULL;
-  gboolean owned = FALSE;
-
-  if (system == NULL)
-    return FALSE;
-  reply = g_dbus_connection_call_sync (
-      system, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-      "NameHasOwner", g_variant_new ("(s)", "org.freedesktop.Avahi"), G_VARIANT_TYPE ("(b)"),
-      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, NULL);
-  if (reply != NULL)
-    g_variant_get (reply, "(b)", &owned);
-  return owned;
-}
-
 static gboolean
 on_handle_explain (NearbyServer1 *skeleton, GDBusMethodInvocation *invocation,
                    const char *repository, const char *branch, gpointer user_data)
@@ -98,16 +81,17 @@ on_handle_explain (NearbyServer1 *skeleton, GDBusMethodInvocation *invocation,
       const char *name = NULL;
       g_autofree char *path = NULL;
       g_autofree char *url = NULL;
-      gboolean announced = self->publishing && avahi_daemon_running ();
+      const char *why_not = "no-publish";
 
       g_variant_dict_lookup (&details, "name", "&s", &name);
+      if (self->publisher != NULL)
+        why_not = nearby_publisher_why_not_announced (self->publisher, name);
       path = nearby_name_to_path (name);
       url = g_strconcat (self->base_url, path + 1, NULL);
       g_variant_dict_insert (&details, "url", "s", url);
-      g_variant_dict_insert (&details, "announced", "b", announced);
-      if (!announced)
-        g_variant_dict_insert (&details, "not-announced", "s",
-                               self->publishing ? "no-avahi-daemon" : "no-publish");
+      g_variant_dict_insert (&details, "announced", "b", why_not == NULL);
+      if (why_not != NULL)
+        g_variant_dict_insert (&details, "not-announced", "s", why_not);
     }
   g_debug ("D-Bus Explain %s branch %s: %s", repository, branch, verdict);
   nearby_server1_complete_explain (skeleton, invocation, verdict, g_variant_dict_end (&details));
@@ -373,6 +357,12 @@ nearby_dbus_service_set_listening (NearbyDBusService *self, guint16 port, const 
     return;
   nearby_server1_set_port (self->skeleton, port);
   nearby_server1_set_key (self->skeleton, key);
+}
+
+void
+nearby_dbus_service_set_publisher (NearbyDBusService *self, NearbyPublisher *publisher)
+{
+  self->publisher = publisher;
 }
 
 void

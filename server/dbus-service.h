@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 
 #include "catalog.h"
+#include "publisher.h"
 
 G_BEGIN_DECLS
 
@@ -25,6 +26,9 @@ NearbyDBusService *nearby_dbus_service_new (NearbyCatalog *catalog, const char *
  * Explain gives start ("http://alice.local:9419/"). */
 void nearby_dbus_service_set_listening (NearbyDBusService *service, guint16 port,
                                         const char *base_url, const char *key);
+/* The publisher Explain asks whether a branch is announced; NULL before
+ * it goes. */
+void nearby_dbus_service_set_publisher (NearbyDBusService *service, NearbyPublisher *publisher);
 void nearby_dbus_service_free (NearbyDBusService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyDBusService, nearby_dbus_service_free)
 

@@ -418,6 +418,7 @@ run (int argc, char **argv, GError **error)
                                       identity->key, owner);
   nearby_dbus_service_set_listening (dbus, nearby_connections_get_port (connections),
                                      urls->pdata[0], identity->key);
+  nearby_dbus_service_set_publisher (dbus, publisher);
   loop = g_main_loop_new (NULL, FALSE);
   server.loop = loop;
   g_unix_signal_add (SIGHUP, on_sighup, &server);
@@ -426,6 +427,7 @@ run (int argc, char **argv, GError **error)
   g_main_loop_run (loop);
 
   /* Goodbyes before the catalog goes. */
+  nearby_dbus_service_set_publisher (dbus, NULL);
   g_clear_pointer (&publisher, nearby_publisher_free);
   g_message ("stopped");
   g_strfreev (server.previous_names);

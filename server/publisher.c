@@ -495,6 +495,16 @@ on_tips_changed (NearbyCatalog *catalog, gpointer user_data)
   sync_tips (self);
 }
 
+const char *
+nearby_publisher_why_not_announced (NearbyPublisher *self, const char *name)
+{
+  if (!self->running)
+    return "no-avahi-daemon";
+  if (g_hash_table_contains (self->entries, name))
+    return NULL;
+  return g_hash_table_size (self->entries) >= MAX_ANNOUNCED ? "cap" : "unreadable";
+}
+
 NearbyPublisher *
 nearby_publisher_new (NearbyCatalog *catalog, guint16 port, const char *key, const char *owner)
 {

@@ -20,6 +20,11 @@ typedef struct _NearbyPublisher NearbyPublisher;
 NearbyPublisher *nearby_publisher_new (NearbyCatalog *catalog, guint16 port, const char *key,
                                        const char *owner);
 
+/* Why the branch served as @name is not announced now: NULL when it is
+ * (or is being registered), "no-avahi-daemon", "cap" (past the first
+ * MAX_ANNOUNCED by name) or "unreadable" (its tip could not be read). */
+const char *nearby_publisher_why_not_announced (NearbyPublisher *publisher, const char *name);
+
 /* Withdraws every service (goodbye packets) and disconnects. */
 void nearby_publisher_free (NearbyPublisher *publisher);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyPublisher, nearby_publisher_free)

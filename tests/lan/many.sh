@@ -60,4 +60,12 @@ check_eq "one TXT record updated" 1 "$(grep -c "updated the TXT record of" "$T/a
 check_eq "still 900 announced" 900 "$(announced)"
 check_eq "still no failures" 0 "$(grep -c "cannot publish" "$T/alice.log")"
 
+# advertise tells which side of the cap a branch is on.
+out=$(cd "$R" && on alice git nearby advertise --branch b00001 2>&1)
+check_eq "advertise of one of the first 900: served and announced" "Advertising branch 'b00001' as 'many/b00001'.
+Served at http://alice.local:$PORT/many/b00001 and announced on the LAN." "$out"
+out=$(cd "$R" && on alice git nearby advertise --branch b09998 2>&1)
+check_eq "advertise of a branch past them: served, not announced, and why" "Advertising branch 'b09998' as 'many/b09998'.
+Served at http://alice.local:$PORT/many/b09998, but not announced on the LAN: the server announces the first 900 advertised branches by name (Avahi's limit)." "$out"
+
 done_testing
