@@ -472,7 +472,18 @@ def main():
     ap.add_argument("--concurrent", type=int, default=6, help="clones at once (default 6)")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"), help="git-nearby build dir")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--lan", choices=("yes", "no", "only"), default="yes",
+                    help="the LAN section on simulated hosts (needs root): yes (default), no, "
+                         "or only")
     args = ap.parse_args()
+    if args.lan != "no" and os.geteuid() != 0:
+        if args.lan == "only":
+            raise SystemExit("the LAN section needs root: it makes network namespaces")
+        log("the LAN section needs root (network namespaces): left out")
+        args.lan = "no"
+    if args.lan == "only":
+        lan_section(args)
+        return
 
     work = tempfile.mkdtemp(prefix="nearby-bench.")
     root = os.path.join(work, "root")
@@ -619,6 +630,18 @@ def main():
             return f"{a:.3f}" if a is not None else "n/a"
         print(f"| {label} | {value(n)} | {value(t)} | {value(d)} | {value(h)} | {value(ht)} "
               f"| {ratio(n, d)} | {ratio(t, d)} | {ratio(n, h)} | {ratio(t, ht)} | {ratio(t, n)} |")
+    if args.lan == "yes":
+        print()
+        lan_section(args)
+
+
+def lan_section(args):
+    """bench/lan.sh: nearby:// against the direct URL on simulated hosts."""
+    sys.stdout.flush()
+    done = subprocess.run(["bash", os.path.join(HERE, "lan.sh"), args.build,
+                           str(max(args.rounds, 9))])
+    if done.returncode != 0:
+        raise SystemExit(f"the LAN section failed ({done.returncode})")
 
 
 if __name__ == "__main__":
