@@ -23,8 +23,8 @@ struct _NearbyRepo
   guint tips_id;
   GHashTable *reach; /* refname -> NearbyReach of its last tip */
   GHashTable *walks; /* git_oid* -> SharedWalk, while it runs */
-  git_oid root_tip;  /* the tip the cached root commit was found from */
-  git_oid root;
+  GHashTable *roots;         /* git_oid* tip -> git_oid* root commit, as found */
+  GHashTable *root_walks;    /* git_oid* tip -> itself, while its root is looked for */
 };
 
 struct _NearbyCatalog
@@ -74,6 +74,8 @@ repo_unref (NearbyRepo *repo)
   g_clear_pointer (&repo->opt_ins, g_ptr_array_unref);
   g_clear_pointer (&repo->reach, g_hash_table_unref);
   g_clear_pointer (&repo->walks, g_hash_table_unref);
+  g_clear_pointer (&repo->roots, g_hash_table_unref);
+  g_clear_pointer (&repo->root_walks, g_hash_table_unref);
   git_repository_free (repo->git);
   g_free (repo->gitdir);
   g_free (repo);
@@ -112,34 +114,128 @@ nearby_branch_gitdir (NearbyBranch *branch)
   return branch->repo->gitdir;
 }
 
+/* First parents looked at on the main loop: enough for the commits and
+ * merges made on a branch since its root was found. */
+#define ROOT_STEPS 64
+/* Tips whose root is remembered, per repository. */
+#define MAX_ROOTS 256
+
+static void
+remember_root (NearbyRepo *repo, const git_oid *tip, const git_oid *root)
+{
+  if (g_hash_table_size (repo->roots) >= MAX_ROOTS)
+    g_hash_table_remove_all (repo->roots);
+  g_hash_table_replace (repo->roots, g_memdup2 (tip, sizeof *tip), g_memdup2 (root, sizeof *root));
+}
+
+typedef struct
+{
+  NearbyRepo *repo;
+  char *gitdir;
+  git_oid tip;
+  git_oid root;
+} RootWalk;
+
+static void
+root_walk_free (RootWalk *walk)
+{
+  repo_unref (walk->repo);
+  g_free (walk->gitdir);
+  g_free (walk);
+}
+
+/* Down the first parents of @tip to the root commit; FALSE in a shallow
+ * repository (no root to name) or on a read error. */
+static gboolean
+first_parent_root (git_repository *git, const git_oid *tip, GHashTable *known, guint max_steps,
+                   git_oid *root)
+{
+  g_autoptr (git_commit) commit = NULL;
+
+  if (git_commit_lookup (&commit, git, tip) < 0)
+    return FALSE;
+  for (guint step = 0; step < max_steps; step++)
+    {
+      git_commit *parent = NULL;
+      const git_oid *found;
+
+      if (git_commit_parentcount (commit) == 0)
+        {
+          git_oid_cpy (root, git_commit_id (commit));
+          return TRUE;
+        }
+      if (known != NULL && (found = g_hash_table_lookup (known, git_commit_parent_id (commit, 0))))
+        {
+          git_oid_cpy (root, found);
+          return TRUE;
+        }
+      if (git_commit_parent (&parent, commit, 0) < 0)
+        return FALSE;
+      git_commit_free (commit);
+      commit = parent;
+    }
+  return FALSE;
+}
+
+static void
+root_walk_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  RootWalk *walk = task_data;
+  g_autoptr (git_repository) git = nearby_git_open (walk->gitdir, NULL);
+
+  g_task_return_boolean (
+      task, git != NULL && first_parent_root (git, &walk->tip, NULL, G_MAXUINT, &walk->root));
+}
+
+static void
+on_root_walk_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RootWalk *walk = g_task_get_task_data (G_TASK (result));
+  NearbyRepo *repo = walk->repo;
+
+  g_hash_table_remove (repo->root_walks, &walk->tip);
+  if (!g_task_propagate_boolean (G_TASK (result), NULL) || repo->catalog == NULL)
+    return;
+  remember_root (repo, &walk->tip, &walk->root);
+  g_debug ("%s: root commit of %s found", repo->gitdir, git_oid_tostr_s (&walk->tip));
+  /* So that the records get it. */
+  g_signal_emit (repo->catalog, signals[SIGNAL_CHANGED], 0);
+}
+
 gboolean
 nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, git_oid *root)
 {
   NearbyRepo *repo = branch->repo;
-  g_autoptr (git_commit) commit = NULL;
+  const git_oid *known;
+  g_autoptr (GTask) task = NULL;
+  RootWalk *walk;
 
   if (repo->git == NULL)
     return FALSE;
-  if (git_oid_equal (&repo->root_tip, tip))
+  if ((known = g_hash_table_lookup (repo->roots, tip)) != NULL)
     {
-      git_oid_cpy (root, &repo->root);
+      git_oid_cpy (root, known);
       return TRUE;
     }
-  if (git_commit_lookup (&commit, repo->git, tip) < 0)
-    return FALSE;
-  while (git_commit_parentcount (commit) > 0)
+  /* A few commits on top of a tip whose root is known, or a short history:
+   * here. A long way down: in a worker thread, once, and the records are
+   * made again when it is found. */
+  if (first_parent_root (repo->git, tip, repo->roots, ROOT_STEPS, root))
     {
-      git_commit *parent = NULL;
-
-      if (git_commit_parent (&parent, commit, 0) < 0)
-        return FALSE; /* a shallow repository: no root to name */
-      git_commit_free (commit);
-      commit = parent;
+      remember_root (repo, tip, root);
+      return TRUE;
     }
-  git_oid_cpy (&repo->root, git_commit_id (commit));
-  git_oid_cpy (&repo->root_tip, tip);
-  git_oid_cpy (root, &repo->root);
-  return TRUE;
+  if (g_hash_table_contains (repo->root_walks, tip))
+    return FALSE;
+  walk = g_new0 (RootWalk, 1);
+  walk->repo = repo_ref (repo);
+  walk->gitdir = g_strdup (repo->gitdir);
+  git_oid_cpy (&walk->tip, tip);
+  g_hash_table_add (repo->root_walks, g_memdup2 (tip, sizeof *tip));
+  task = g_task_new (NULL, NULL, on_root_walk_done, NULL);
+  g_task_set_task_data (task, walk, (GDestroyNotify) root_walk_free);
+  g_task_run_in_thread (task, root_walk_in_thread);
+  return FALSE;
 }
 
 void
@@ -168,6 +264,7 @@ typedef struct
   char *gitdir;
   char *refname; /* of the request that started it */
   git_oid tip;
+  NearbyReach *base;  /* the branch's set before its tip moved, or NULL */
   GPtrArray *waiters; /* GTask */
 } SharedWalk;
 
@@ -175,6 +272,7 @@ static void
 shared_walk_free (SharedWalk *walk)
 {
   g_ptr_array_unref (walk->waiters);
+  g_clear_pointer (&walk->base, nearby_reach_unref);
   repo_unref (walk->repo);
   g_free (walk->gitdir);
   g_free (walk->refname);
@@ -188,7 +286,8 @@ walk_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   SharedWalk *walk = task_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (git_repository) git = nearby_git_open (walk->gitdir, &error);
-  NearbyReach *reach = git != NULL ? nearby_reach_new (git, &walk->tip, &error) : NULL;
+  NearbyReach *reach
+      = git != NULL ? nearby_reach_new_from (git, walk->base, &walk->tip, &error) : NULL;
 
   if (reach == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
@@ -235,8 +334,11 @@ nearby_branch_walk_async (NearbyBranch *branch, const git_oid *tip, GCancellable
   if (walk == NULL)
     {
       g_autoptr (GTask) task = g_task_new (NULL, NULL, on_shared_walk_done, NULL);
+      NearbyReach *base = g_hash_table_lookup (repo->reach, branch->refname);
 
       walk = g_new0 (SharedWalk, 1);
+      /* After a commit only the new commits are read. */
+      walk->base = base != NULL ? nearby_reach_ref (base) : NULL;
       walk->repo = repo_ref (repo);
       walk->gitdir = g_strdup (repo->gitdir);
       walk->refname = g_strdup (branch->refname);
@@ -245,7 +347,8 @@ nearby_branch_walk_async (NearbyBranch *branch, const git_oid *tip, GCancellable
       /* The task owns the walk; the table only finds it while it runs. */
       g_task_set_task_data (task, walk, (GDestroyNotify) shared_walk_free);
       g_hash_table_insert (repo->walks, &walk->tip, walk);
-      g_debug ("%s: one walk of the history of %s starts", repo->gitdir, git_oid_tostr_s (tip));
+      g_debug ("%s: one walk of the history of %s starts%s", repo->gitdir, git_oid_tostr_s (tip),
+               base != NULL ? ", from the set of the branch's last tip" : "");
       g_task_run_in_thread (task, walk_in_thread);
     }
   else
@@ -486,6 +589,8 @@ repo_open (NearbyCatalog *catalog, const char *found, GError **error)
   repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) nearby_reach_unref);
   repo->walks = g_hash_table_new (nearby_oid_hash, nearby_oid_equal);
+  repo->roots = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, g_free);
+  repo->root_walks = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   repo->ref_monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);
   reload_opt_ins (repo);
 

@@ -28,7 +28,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyBranch, nearby_branch_unref)
 
 git_repository *nearby_branch_git (NearbyBranch *branch);
 
-/* The root commit reached by first parents from @tip, cached per repository. */
+/* The root commit reached by first parents from @tip, remembered per
+ * repository. Found on the spot when @tip is a few commits on top of a tip
+ * whose root is known (or the history is short); otherwise FALSE for now:
+ * it is looked for in a worker thread, and the catalog emits "changed"
+ * once it is known. FALSE in a shallow repository. */
 gboolean nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, git_oid *root);
 /* The repository's common git directory, where pack-objects runs. */
 const char *nearby_branch_gitdir (NearbyBranch *branch);

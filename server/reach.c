@@ -12,94 +12,445 @@ struct _NearbyReach
   gatomicrefcount ref_count;
   git_oid tip;
   GArray *oids;        /* git_oid, in walk order; index = position */
-  GHashTable *commits; /* git_oid* (in @oids) -> index + 1 */
+  GArray *sorted;      /* IndexEntry, by id: the set's lookups */
   gint64 *times;       /* commit time, by index */
   guint32 *first;      /* by index: its parents are parents[first[i] .. first[i + 1]) */
   GArray *parents;     /* guint32 indices */
 };
 
+/* A sorted array rather than a hash table: after a fast-forward the new
+ * set's index is the old one merged with the few new ids, a sequential
+ * copy, where a table would be built again entry by entry. */
+typedef struct
+{
+  git_oid oid;
+  guint32 index;
+} IndexEntry;
+
 static guint32
 index_of (NearbyReach *reach, const git_oid *oid)
 {
-  gpointer value = g_hash_table_lookup (reach->commits, oid);
+  const IndexEntry *entries = (const IndexEntry *) reach->sorted->data;
+  guint lo = 0, hi = reach->sorted->len;
 
-  return value != NULL ? GPOINTER_TO_UINT (value) - 1 : NO_INDEX;
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      int cmp = git_oid_cmp (&entries[mid].oid, oid);
+
+      if (cmp == 0)
+        return entries[mid].index;
+      if (cmp < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return NO_INDEX;
 }
 
-/* The parents and commit times of every commit walked, by index. A parent
- * outside the set (a shallow repository's graft) is left out. */
-static gboolean
-read_graph (NearbyReach *reach, git_repository *repo, GError **error)
+static int
+entry_cmp (gconstpointer a, gconstpointer b)
+{
+  return git_oid_cmp (&((const IndexEntry *) a)->oid, &((const IndexEntry *) b)->oid);
+}
+
+/* The index of @reach's commits from @first on, merged into @base's
+ * entries (NULL: none), which cover the commits before @first. */
+static void
+build_index (NearbyReach *reach, NearbyReach *base, guint first)
 {
   guint n = reach->oids->len;
+  g_autoptr (GArray) added = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n - first);
+  const IndexEntry *old = base != NULL ? (const IndexEntry *) base->sorted->data : NULL;
+  guint n_old = base != NULL ? base->sorted->len : 0;
+  const IndexEntry *new;
+  guint i = 0, j = 0;
 
+  for (guint k = first; k < n; k++)
+    {
+      IndexEntry entry;
+
+      git_oid_cpy (&entry.oid, &g_array_index (reach->oids, git_oid, k));
+      entry.index = k;
+      g_array_append_val (added, entry);
+    }
+  g_array_sort (added, entry_cmp);
+  new = (const IndexEntry *) added->data;
+  reach->sorted = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n);
+  while (i < n_old || j < added->len)
+    {
+      guint run = 0;
+
+      /* Runs of old entries between two new ones go over in one copy. */
+      if (j == added->len)
+        run = n_old - i;
+      else
+        while (i + run < n_old && git_oid_cmp (&old[i + run].oid, &new[j].oid) < 0)
+          run++;
+      if (run > 0)
+        {
+          g_array_append_vals (reach->sorted, old + i, run);
+          i += run;
+        }
+      else
+        g_array_append_val (reach->sorted, new[j++]);
+    }
+}
+
+/* ---- building a set ---- */
+
+#define CHUNK 65536
+
+/* A set being built: commits in the order they are added, each with its
+ * commit time and its parents' ids. The ids live in chunks that never move,
+ * so that the table can point into them while they grow. */
+typedef struct
+{
+  GPtrArray *chunks;   /* git_oid[CHUNK] each */
+  guint n;
+  GHashTable *index;   /* git_oid* (in @chunks) -> index + 1 */
+  GArray *times;       /* gint64, by index */
+  GArray *first;       /* guint32, by index: its parents start at parent_ids[first[i]] */
+  GArray *parent_ids;  /* git_oid */
+  GArray *stack;       /* git_oid, still to read */
+} Builder;
+
+static void
+builder_init (Builder *b)
+{
+  b->chunks = g_ptr_array_new_with_free_func (g_free);
+  b->n = 0;
+  b->index = g_hash_table_new (nearby_oid_hash, nearby_oid_equal);
+  b->times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  b->first = g_array_new (FALSE, FALSE, sizeof (guint32));
+  b->parent_ids = g_array_new (FALSE, FALSE, sizeof (git_oid));
+  b->stack = g_array_new (FALSE, FALSE, sizeof (git_oid));
+}
+
+static void
+builder_clear (Builder *b)
+{
+  g_clear_pointer (&b->index, g_hash_table_unref);
+  g_clear_pointer (&b->chunks, g_ptr_array_unref);
+  g_clear_pointer (&b->times, g_array_unref);
+  g_clear_pointer (&b->first, g_array_unref);
+  g_clear_pointer (&b->parent_ids, g_array_unref);
+  g_clear_pointer (&b->stack, g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Builder, builder_clear)
+
+/* Adds @oid with @time; its parents are added with builder_add_parent()
+ * before the next commit is. FALSE if the set would be too large. */
+static gboolean
+builder_add (Builder *b, const git_oid *oid, gint64 time)
+{
+  git_oid *slot;
+
+  if (b->n == NO_INDEX - 1)
+    return FALSE;
+  if (b->n % CHUNK == 0)
+    g_ptr_array_add (b->chunks, g_new (git_oid, CHUNK));
+  slot = &((git_oid *) b->chunks->pdata[b->n / CHUNK])[b->n % CHUNK];
+  git_oid_cpy (slot, oid);
+  g_hash_table_insert (b->index, slot, GUINT_TO_POINTER (b->n + 1));
+  g_array_append_val (b->times, time);
+  g_array_append_val (b->first, b->parent_ids->len);
+  b->n++;
+  return TRUE;
+}
+
+static void
+builder_add_parent (Builder *b, const git_oid *parent)
+{
+  g_array_append_val (b->parent_ids, *parent);
+}
+
+/* The commit time from a raw commit's "committer NAME <EMAIL> TIME TZ"
+ * line; 0 if it cannot be read (a malformed commit is still a commit). */
+static gint64
+committer_time (const char *data, gsize len)
+{
+  const char *end = data + len;
+  const char *line = data;
+
+  while (line < end)
+    {
+      const char *eol = memchr (line, '\n', end - line);
+
+      if (eol == NULL)
+        eol = end;
+      if (eol == line)
+        break; /* the headers end */
+      if (eol - line > 10 && memcmp (line, "committer ", 10) == 0)
+        {
+          const char *gt = NULL;
+          gint64 time = 0;
+
+          for (const char *p = line; p < eol; p++)
+            if (*p == '>')
+              gt = p;
+          if (gt == NULL)
+            return 0;
+          for (const char *p = gt + 1; p < eol && *p == ' '; p++)
+            gt = p;
+          for (const char *p = gt + 1; p < eol && g_ascii_isdigit (*p) && time < G_MAXINT64 / 10; p++)
+            time = time * 10 + (*p - '0');
+          return time;
+        }
+      line = eol + 1;
+    }
+  return 0;
+}
+
+/* Reads the commit @oid straight from the object database (its parents
+ * and commit time are all the set needs: one read, no full parse) and
+ * adds it. Parents not yet in @b and not in @stop are pushed on the stack;
+ * those in @stop are added to @stopped. A parent that is not in the
+ * database (past a shallow repository's boundary) is left out: FALSE with
+ * no error when @oid is one (@tip: it must be there). */
+static gboolean
+builder_read (Builder *b, git_odb *odb, const git_oid *oid, gboolean tip, NearbyReach *stop,
+              GArray *stopped, GError **error)
+{
+  g_autoptr (git_odb_object) object = NULL;
+  const char *data, *end, *line;
+  gsize len;
+  int rc;
+
+  if ((rc = git_odb_read (&object, odb, oid)) == GIT_ENOTFOUND && !tip)
+    return FALSE;
+  if (rc < 0)
+    return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
+  if (git_odb_object_type (object) != GIT_OBJECT_COMMIT)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "%s is not a commit",
+                   git_oid_tostr_s (oid));
+      return FALSE;
+    }
+  data = git_odb_object_data (object);
+  len = git_odb_object_size (object);
+  end = data + len;
+  if (!builder_add (b, oid, committer_time (data, len)))
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_TOO_LARGE, "the history is too long");
+      return FALSE;
+    }
+  /* "tree X\n", then "parent X\n" lines, in order. */
+  line = data;
+  while (line < end)
+    {
+      const char *eol = memchr (line, '\n', end - line);
+      git_oid parent;
+
+      if (eol == NULL)
+        break;
+      if (eol - line == 7 + GIT_OID_HEXSZ && memcmp (line, "parent ", 7) == 0
+          && git_oid_fromstrn (&parent, line + 7, GIT_OID_HEXSZ) == 0)
+        {
+          if (stop != NULL && nearby_reach_contains (stop, &parent))
+            {
+              builder_add_parent (b, &parent);
+              g_array_append_val (stopped, parent);
+            }
+          else
+            {
+              builder_add_parent (b, &parent);
+              if (!g_hash_table_contains (b->index, &parent))
+                g_array_append_val (b->stack, parent);
+            }
+        }
+      else if (!(eol - line == 5 + GIT_OID_HEXSZ && memcmp (line, "tree ", 5) == 0))
+        break;
+      line = eol + 1;
+    }
+  return TRUE;
+}
+
+/* Reads every commit reachable from @tip, down to those of @stop. */
+static gboolean
+builder_walk (Builder *b, git_odb *odb, const git_oid *tip, NearbyReach *stop, GArray *stopped,
+              GError **error)
+{
+  if (!builder_read (b, odb, tip, TRUE, stop, stopped, error))
+    return FALSE;
+  while (b->stack->len > 0)
+    {
+      git_oid oid = g_array_index (b->stack, git_oid, b->stack->len - 1);
+
+      g_array_set_size (b->stack, b->stack->len - 1);
+      if (g_hash_table_contains (b->index, &oid))
+        continue; /* pushed twice: two children read before it was */
+      if (!builder_read (b, odb, &oid, FALSE, stop, stopped, error) && *error != NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Adds the members of @base reachable from @starts (members all), with
+ * the parents @base knows: no reading. */
+static gboolean
+builder_add_from (Builder *b, NearbyReach *base, GArray *starts)
+{
+  g_autofree guint8 *seen = g_new0 (guint8, base->oids->len);
+  g_autoptr (GArray) stack = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+  for (guint i = 0; i < starts->len; i++)
+    {
+      guint32 start = index_of (base, &g_array_index (starts, git_oid, i));
+
+      if (start != NO_INDEX && !seen[start])
+        {
+          seen[start] = 1;
+          g_array_append_val (stack, start);
+        }
+    }
+  while (stack->len > 0)
+    {
+      guint32 i = g_array_index (stack, guint32, stack->len - 1);
+
+      g_array_set_size (stack, stack->len - 1);
+      if (!builder_add (b, &g_array_index (base->oids, git_oid, i), base->times[i]))
+        return FALSE;
+      for (guint32 p = base->first[i]; p < base->first[i + 1]; p++)
+        {
+          guint32 parent = g_array_index (base->parents, guint32, p);
+
+          builder_add_parent (b, &g_array_index (base->oids, git_oid, parent));
+          if (!seen[parent])
+            {
+              seen[parent] = 1;
+              g_array_append_val (stack, parent);
+            }
+        }
+    }
+  return TRUE;
+}
+
+/* The set @b holds, with @tip. */
+static NearbyReach *
+builder_finish (Builder *b, const git_oid *tip)
+{
+  NearbyReach *reach = g_new0 (NearbyReach, 1);
+  guint n = b->n;
+
+  g_atomic_ref_count_init (&reach->ref_count);
+  git_oid_cpy (&reach->tip, tip);
+  reach->oids = g_array_sized_new (FALSE, FALSE, sizeof (git_oid), n);
+  for (guint c = 0; c < b->chunks->len; c++)
+    g_array_append_vals (reach->oids, b->chunks->pdata[c], MIN (CHUNK, n - c * CHUNK));
+  build_index (reach, NULL, 0);
   reach->times = g_new (gint64, n);
+  memcpy (reach->times, b->times->data, n * sizeof (gint64));
   reach->first = g_new (guint32, n + 1);
-  reach->parents = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n + n / 8);
+  reach->parents = g_array_sized_new (FALSE, FALSE, sizeof (guint32), b->parent_ids->len);
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (git_commit) commit = NULL;
-      const git_oid *oid = &g_array_index (reach->oids, git_oid, i);
-      int rc;
+      guint32 from = g_array_index (b->first, guint32, i);
+      guint32 to = i + 1 < n ? g_array_index (b->first, guint32, i + 1) : b->parent_ids->len;
 
-      if ((rc = git_commit_lookup (&commit, repo, oid)) < 0)
-        return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
-      reach->times[i] = git_commit_time (commit);
       reach->first[i] = reach->parents->len;
-      for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
+      for (guint32 p = from; p < to; p++)
         {
-          guint32 parent = index_of (reach, git_commit_parent_id (commit, p));
+          gpointer value = g_hash_table_lookup (b->index, &g_array_index (b->parent_ids, git_oid, p));
+
+          if (value != NULL)
+            {
+              guint32 parent = GPOINTER_TO_UINT (value) - 1;
+
+              g_array_append_val (reach->parents, parent);
+            }
+        }
+    }
+  reach->first[n] = reach->parents->len;
+  return reach;
+}
+
+/* @base and the new commits @b read, which lead to @base's tip: @base's
+ * commits keep their indices, the new ones follow. */
+static NearbyReach *
+fast_forward (NearbyReach *base, Builder *b, const git_oid *tip)
+{
+  NearbyReach *reach = g_new0 (NearbyReach, 1);
+  guint n_base = base->oids->len, n = n_base + b->n;
+
+  g_atomic_ref_count_init (&reach->ref_count);
+  git_oid_cpy (&reach->tip, tip);
+  reach->oids = g_array_sized_new (FALSE, FALSE, sizeof (git_oid), n);
+  g_array_append_vals (reach->oids, base->oids->data, n_base);
+  for (guint c = 0; c < b->chunks->len; c++)
+    g_array_append_vals (reach->oids, b->chunks->pdata[c], MIN (CHUNK, b->n - c * CHUNK));
+  build_index (reach, base, n_base);
+  reach->times = g_new (gint64, n);
+  memcpy (reach->times, base->times, n_base * sizeof (gint64));
+  memcpy (reach->times + n_base, b->times->data, b->n * sizeof (gint64));
+  reach->first = g_new (guint32, n + 1);
+  memcpy (reach->first, base->first, n_base * sizeof (guint32));
+  reach->parents = g_array_sized_new (FALSE, FALSE, sizeof (guint32), base->parents->len + b->parent_ids->len);
+  g_array_append_vals (reach->parents, base->parents->data, base->parents->len);
+  for (guint i = 0; i < b->n; i++)
+    {
+      guint32 from = g_array_index (b->first, guint32, i);
+      guint32 to = i + 1 < b->n ? g_array_index (b->first, guint32, i + 1) : b->parent_ids->len;
+
+      reach->first[n_base + i] = reach->parents->len;
+      for (guint32 p = from; p < to; p++)
+        {
+          const git_oid *id = &g_array_index (b->parent_ids, git_oid, p);
+          gpointer value = g_hash_table_lookup (b->index, id);
+          guint32 parent = value != NULL ? n_base + GPOINTER_TO_UINT (value) - 1 : index_of (base, id);
 
           if (parent != NO_INDEX)
             g_array_append_val (reach->parents, parent);
         }
     }
   reach->first[n] = reach->parents->len;
-  return TRUE;
+  return reach;
 }
 
 NearbyReach *
 nearby_reach_new (git_repository *repo, const git_oid *tip, GError **error)
 {
-  g_autoptr (git_revwalk) walk = NULL;
-  g_autoptr (NearbyReach) reach = NULL;
-  git_oid oid;
+  return nearby_reach_new_from (repo, NULL, tip, error);
+}
+
+NearbyReach *
+nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip,
+                       GError **error)
+{
+  g_auto (Builder) b = { 0 };
+  g_autoptr (git_odb) odb = NULL;
+  g_autoptr (GArray) stopped = g_array_new (FALSE, FALSE, sizeof (git_oid));
   int rc;
 
-  if ((rc = git_revwalk_new (&walk, repo)) < 0 || (rc = git_revwalk_push (walk, tip)) < 0)
+  if (base != NULL && git_oid_equal (&base->tip, tip))
+    return nearby_reach_ref (base);
+  if ((rc = git_repository_odb (&odb, repo)) < 0)
     {
       nearby_git_error (error, rc, "cannot walk the history of %s", git_oid_tostr_s (tip));
       return NULL;
     }
-
-  reach = g_new0 (NearbyReach, 1);
-  g_atomic_ref_count_init (&reach->ref_count);
-  git_oid_cpy (&reach->tip, tip);
-  reach->oids = g_array_new (FALSE, FALSE, sizeof (git_oid));
-  while ((rc = git_revwalk_next (&oid, walk)) == 0)
+  builder_init (&b);
+  /* A rewind to a commit @base holds: nothing to read. */
+  if (base != NULL && nearby_reach_contains (base, tip))
+    g_array_append_val (stopped, *tip);
+  else if (!builder_walk (&b, odb, tip, base, stopped, error))
     {
-      if (reach->oids->len == NO_INDEX - 1)
-        {
-          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_TOO_LARGE, "the history of %s is too long",
-                       git_oid_tostr_s (tip));
-          return NULL;
-        }
-      g_array_append_val (reach->oids, oid);
-    }
-  if (rc != GIT_ITEROVER)
-    {
-      nearby_git_error (error, rc, "cannot walk the history of %s", git_oid_tostr_s (tip));
+      g_prefix_error (error, "cannot walk the history of %s: ", git_oid_tostr_s (tip));
       return NULL;
     }
-
-  /* The array no longer grows, so its elements can be the keys. */
-  reach->commits = g_hash_table_new (nearby_oid_hash, nearby_oid_equal);
-  for (guint i = 0; i < reach->oids->len; i++)
-    g_hash_table_insert (reach->commits, &g_array_index (reach->oids, git_oid, i),
-                         GUINT_TO_POINTER (i + 1));
-  if (!read_graph (reach, repo, error))
-    return NULL;
-  return g_steal_pointer (&reach);
+  /* What the new commits lead to in @base is known without reading: all
+   * of it when they lead to @base's tip (a fast-forward), else the part
+   * below where they join it (a rewind, a force-push). */
+  for (guint i = 0; i < stopped->len; i++)
+    if (git_oid_equal (&g_array_index (stopped, git_oid, i), &base->tip))
+      return fast_forward (base, &b, tip);
+  if (stopped->len > 0 && !builder_add_from (&b, base, stopped))
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_TOO_LARGE, "the history of %s is too long",
+                   git_oid_tostr_s (tip));
+      return NULL;
+    }
+  return builder_finish (&b, tip);
 }
 
 NearbyReach *
@@ -114,7 +465,7 @@ nearby_reach_unref (NearbyReach *reach)
 {
   if (reach == NULL || !g_atomic_ref_count_dec (&reach->ref_count))
     return;
-  g_clear_pointer (&reach->commits, g_hash_table_unref);
+  g_clear_pointer (&reach->sorted, g_array_unref);
   g_clear_pointer (&reach->parents, g_array_unref);
   g_free (reach->times);
   g_free (reach->first);
@@ -131,7 +482,7 @@ nearby_reach_tip (NearbyReach *reach)
 gboolean
 nearby_reach_contains (NearbyReach *reach, const git_oid *oid)
 {
-  return g_hash_table_contains (reach->commits, oid);
+  return index_of (reach, oid) != NO_INDEX;
 }
 
 guint

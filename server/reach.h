@@ -16,6 +16,13 @@ typedef struct _NearbyReach NearbyReach;
 
 /* Walks the history of @tip once (in a worker thread: it reads every commit). */
 NearbyReach *nearby_reach_new (git_repository *repo, const git_oid *tip, GError **error);
+/* The set of @tip made from @base, the set of another tip of the same
+ * history (NULL: none): only the commits @base does not hold are read, so
+ * after a fast-forward the cost is that of the new commits, and after a
+ * rewind or a force-push that of the commits not seen before (what they
+ * lead to in @base is known). Also in a worker thread. */
+NearbyReach *nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip,
+                                    GError **error);
 NearbyReach *nearby_reach_ref (NearbyReach *reach);
 void nearby_reach_unref (NearbyReach *reach);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyReach, nearby_reach_unref)
