@@ -73,6 +73,22 @@ Served at http://alice.local:$PORT/proj/feature and announced on the LAN." "$rc:
 check "which bob sees" wait_until 5 visible_on bob proj/feature
 check_eq "at the .local name advertise printed" "10.77.0.1" "$(on bob avahi-resolve -4 -n alice.local 2>/dev/null | cut -f2)"
 
+# A long history: its root commit (TXT repo=) is found off the main loop,
+# and the record gets it once it is; a commit on top keeps it.
+L="$T/alice/srv/long"
+git init -q -b main "$L"
+c=$(git -C "$L" commit-tree -m root "$(git -C "$L" write-tree)")
+ROOT=$c
+for i in $(seq 1 200); do c=$(git -C "$L" commit-tree -p "$c" -m "c$i" "$(git -C "$L" write-tree)"); done
+git -C "$L" update-ref refs/heads/main "$c"
+(cd "$L" && on alice git nearby advertise >/dev/null)
+check "a branch 200 commits above its root is announced with its root commit" \
+  wait_until 10 visible_on bob long/main "\"repo\": \"$ROOT\""
+c=$(git -C "$L" commit-tree -p "$c" -m "one more" "$(git -C "$L" write-tree)")
+git -C "$L" update-ref refs/heads/main "$c"
+check "and after a commit, with the new head and the same root" \
+  wait_until 10 visible_on bob long/main "\"head\": \"$c\", \"repo\": \"$ROOT\""
+
 make_repo "$T/alice/elsewhere"
 out=$(cd "$T/alice/elsewhere" && on alice git nearby advertise 2>&1); rc=$?
 check_eq "advertise outside the served directories says so, and what would serve it" \
