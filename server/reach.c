@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "commit-graph.h"
 #include "git-util.h"
 #include "nearby-error.h"
 
@@ -54,47 +55,62 @@ entry_cmp (gconstpointer a, gconstpointer b)
   return git_oid_cmp (&((const IndexEntry *) a)->oid, &((const IndexEntry *) b)->oid);
 }
 
-/* The index of @reach's commits from @first on, merged into @base's
- * entries (NULL: none), which cover the commits before @first. */
-static void
-build_index (NearbyReach *reach, NearbyReach *base, guint first)
+/* @few and @many, two sorted runs of entries, merged: the runs of @many
+ * between two of @few's go over in one copy each. */
+static GArray *
+merge_entries (GArray *few, const IndexEntry *many, guint n_many)
 {
-  guint n = reach->oids->len;
-  g_autoptr (GArray) added = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n - first);
-  const IndexEntry *old = base != NULL ? (const IndexEntry *) base->sorted->data : NULL;
-  guint n_old = base != NULL ? base->sorted->len : 0;
-  const IndexEntry *new;
+  const IndexEntry *new = (const IndexEntry *) few->data;
+  GArray *sorted = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n_many + few->len);
   guint i = 0, j = 0;
 
-  for (guint k = first; k < n; k++)
+  while (i < n_many || j < few->len)
+    {
+      guint run = 0;
+
+      if (j == few->len)
+        run = n_many - i;
+      else
+        while (i + run < n_many && git_oid_cmp (&many[i + run].oid, &new[j].oid) < 0)
+          run++;
+      if (run > 0)
+        {
+          g_array_append_vals (sorted, many + i, run);
+          i += run;
+        }
+      else
+        g_array_append_val (sorted, new[j++]);
+    }
+  return sorted;
+}
+
+/* The entries of @reach's commits [@from, @to), sorted. */
+static GArray *
+sorted_entries (NearbyReach *reach, guint from, guint to)
+{
+  GArray *entries = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), to - from);
+
+  for (guint k = from; k < to; k++)
     {
       IndexEntry entry;
 
       git_oid_cpy (&entry.oid, &g_array_index (reach->oids, git_oid, k));
       entry.index = k;
-      g_array_append_val (added, entry);
+      g_array_append_val (entries, entry);
     }
-  g_array_sort (added, entry_cmp);
-  new = (const IndexEntry *) added->data;
-  reach->sorted = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n);
-  while (i < n_old || j < added->len)
-    {
-      guint run = 0;
+  g_array_sort (entries, entry_cmp);
+  return entries;
+}
 
-      /* Runs of old entries between two new ones go over in one copy. */
-      if (j == added->len)
-        run = n_old - i;
-      else
-        while (i + run < n_old && git_oid_cmp (&old[i + run].oid, &new[j].oid) < 0)
-          run++;
-      if (run > 0)
-        {
-          g_array_append_vals (reach->sorted, old + i, run);
-          i += run;
-        }
-      else
-        g_array_append_val (reach->sorted, new[j++]);
-    }
+/* The index of @reach's commits from @first on, merged into @base's
+ * entries (NULL: none), which cover the commits before @first. */
+static void
+build_index (NearbyReach *reach, NearbyReach *base, guint first)
+{
+  g_autoptr (GArray) added = sorted_entries (reach, first, reach->oids->len);
+
+  reach->sorted = merge_entries (added, base != NULL ? (const IndexEntry *) base->sorted->data : NULL,
+                                 base != NULL ? base->sorted->len : 0);
 }
 
 /* ---- building a set ---- */
@@ -266,11 +282,20 @@ builder_read (Builder *b, git_odb *odb, const git_oid *oid, gboolean tip, Nearby
   return TRUE;
 }
 
-/* Reads every commit reachable from @tip, down to those of @stop. */
+/* Reads every commit reachable from @tip, down to those of @stop and to
+ * those @graph has (NULL: none), whose positions go to @in_graph: what
+ * they lead to is all in the graph. */
 static gboolean
-builder_walk (Builder *b, git_odb *odb, const git_oid *tip, NearbyReach *stop, GArray *stopped,
-              GError **error)
+builder_walk (Builder *b, git_odb *odb, NearbyCommitGraph *graph, GArray *in_graph,
+              const git_oid *tip, NearbyReach *stop, GArray *stopped, GError **error)
 {
+  guint32 pos;
+
+  if (graph != NULL && (pos = nearby_commit_graph_find (graph, tip)) != NEARBY_COMMIT_GRAPH_NONE)
+    {
+      g_array_append_val (in_graph, pos);
+      return TRUE;
+    }
   if (!builder_read (b, odb, tip, TRUE, stop, stopped, error))
     return FALSE;
   while (b->stack->len > 0)
@@ -280,7 +305,9 @@ builder_walk (Builder *b, git_odb *odb, const git_oid *tip, NearbyReach *stop, G
       g_array_set_size (b->stack, b->stack->len - 1);
       if (g_hash_table_contains (b->index, &oid))
         continue; /* pushed twice: two children read before it was */
-      if (!builder_read (b, odb, &oid, FALSE, stop, stopped, error) && *error != NULL)
+      if (graph != NULL && (pos = nearby_commit_graph_find (graph, &oid)) != NEARBY_COMMIT_GRAPH_NONE)
+        g_array_append_val (in_graph, pos);
+      else if (!builder_read (b, odb, &oid, FALSE, stop, stopped, error) && *error != NULL)
         return FALSE;
     }
   return TRUE;
@@ -365,6 +392,116 @@ builder_finish (Builder *b, const git_oid *tip)
   return reach;
 }
 
+/* The commits @b read, then those of @graph reachable from @in_graph
+ * (positions), in the graph's order, which is by id: so is their index,
+ * at no cost. NULL if the graph says something impossible. */
+static NearbyReach *
+graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_oid *tip)
+{
+  guint32 n_graph = nearby_commit_graph_size (graph);
+  g_autofree guint32 *index_of_pos = g_new (guint32, n_graph);
+  g_autofree guint8 *seen = g_new0 (guint8, n_graph);
+  g_autoptr (GArray) stack = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) parents = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) graph_entries = NULL;
+  g_autoptr (GArray) top_entries = NULL;
+  g_autoptr (NearbyReach) reach = NULL;
+  guint32 next, n;
+
+  for (guint i = 0; i < in_graph->len; i++)
+    {
+      guint32 pos = g_array_index (in_graph, guint32, i);
+
+      if (!seen[pos])
+        {
+          seen[pos] = 1;
+          g_array_append_val (stack, pos);
+        }
+    }
+  while (stack->len > 0)
+    {
+      guint32 pos = g_array_index (stack, guint32, stack->len - 1);
+
+      g_array_set_size (stack, stack->len - 1);
+      g_array_set_size (parents, 0);
+      if (!nearby_commit_graph_parents (graph, pos, parents))
+        return NULL;
+      for (guint p = 0; p < parents->len; p++)
+        {
+          guint32 parent = g_array_index (parents, guint32, p);
+
+          if (!seen[parent])
+            {
+              seen[parent] = 1;
+              g_array_append_val (stack, parent);
+            }
+        }
+    }
+  next = b->n;
+  for (guint32 pos = 0; pos < n_graph; pos++)
+    if (seen[pos])
+      index_of_pos[pos] = next++;
+  n = next;
+
+  reach = g_new0 (NearbyReach, 1);
+  g_atomic_ref_count_init (&reach->ref_count);
+  git_oid_cpy (&reach->tip, tip);
+  reach->oids = g_array_sized_new (FALSE, FALSE, sizeof (git_oid), n);
+  for (guint c = 0; c < b->chunks->len; c++)
+    g_array_append_vals (reach->oids, b->chunks->pdata[c], MIN (CHUNK, b->n - c * CHUNK));
+  reach->times = g_new (gint64, n);
+  memcpy (reach->times, b->times->data, b->n * sizeof (gint64));
+  reach->first = g_new (guint32, n + 1);
+  reach->parents = g_array_new (FALSE, FALSE, sizeof (guint32));
+  graph_entries = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n - b->n);
+  /* The commits read, whose parents are read commits or graph ones. */
+  for (guint i = 0; i < b->n; i++)
+    {
+      guint32 from = g_array_index (b->first, guint32, i);
+      guint32 to = i + 1 < b->n ? g_array_index (b->first, guint32, i + 1) : b->parent_ids->len;
+
+      reach->first[i] = reach->parents->len;
+      for (guint32 p = from; p < to; p++)
+        {
+          const git_oid *id = &g_array_index (b->parent_ids, git_oid, p);
+          gpointer value = g_hash_table_lookup (b->index, id);
+          guint32 pos, parent = NO_INDEX;
+
+          if (value != NULL)
+            parent = GPOINTER_TO_UINT (value) - 1;
+          else if ((pos = nearby_commit_graph_find (graph, id)) != NEARBY_COMMIT_GRAPH_NONE
+                   && seen[pos])
+            parent = index_of_pos[pos];
+          if (parent != NO_INDEX)
+            g_array_append_val (reach->parents, parent);
+        }
+    }
+  for (guint32 pos = 0; pos < n_graph; pos++)
+    {
+      IndexEntry entry;
+      guint32 i;
+
+      if (!seen[pos])
+        continue;
+      i = index_of_pos[pos];
+      nearby_commit_graph_oid (graph, pos, &entry.oid);
+      entry.index = i;
+      g_array_append_val (reach->oids, entry.oid);
+      g_array_append_val (graph_entries, entry);
+      reach->times[i] = nearby_commit_graph_time (graph, pos);
+      reach->first[i] = reach->parents->len;
+      g_array_set_size (parents, 0);
+      nearby_commit_graph_parents (graph, pos, parents);
+      for (guint p = 0; p < parents->len; p++)
+        g_array_append_val (reach->parents, index_of_pos[g_array_index (parents, guint32, p)]);
+    }
+  reach->first[n] = reach->parents->len;
+  top_entries = sorted_entries (reach, 0, b->n);
+  reach->sorted = merge_entries (top_entries, (const IndexEntry *) graph_entries->data,
+                                 graph_entries->len);
+  return g_steal_pointer (&reach);
+}
+
 /* @base and the new commits @b read, which lead to @base's tip: @base's
  * commits keep their indices, the new ones follow. */
 static NearbyReach *
@@ -413,13 +550,27 @@ nearby_reach_new (git_repository *repo, const git_oid *tip, GError **error)
   return nearby_reach_new_from (repo, NULL, tip, error);
 }
 
+static NearbyReach *
+reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip, gboolean use_graph,
+            GError **error);
+
 NearbyReach *
 nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip,
                        GError **error)
 {
+  return reach_walk (repo, base, tip, TRUE, error);
+}
+
+static NearbyReach *
+reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip, gboolean use_graph,
+            GError **error)
+{
   g_auto (Builder) b = { 0 };
+  g_autoptr (GArray) in_graph = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (NearbyCommitGraph) graph = NULL;
   g_autoptr (git_odb) odb = NULL;
   g_autoptr (GArray) stopped = g_array_new (FALSE, FALSE, sizeof (git_oid));
+  gboolean walked = TRUE;
   int rc;
 
   if (base != NULL && git_oid_equal (&base->tip, tip))
@@ -433,10 +584,29 @@ nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *t
   /* A rewind to a commit @base holds: nothing to read. */
   if (base != NULL && nearby_reach_contains (base, tip))
     g_array_append_val (stopped, *tip);
-  else if (!builder_walk (&b, odb, tip, base, stopped, error))
+  else
+    {
+      /* A whole history: from the repository's commit-graph if it has one.
+       * (Not worth its checksum for the few commits after a tip moved.) */
+      if (base == NULL && use_graph)
+        graph = nearby_commit_graph_open (git_repository_commondir (repo));
+      walked = builder_walk (&b, odb, graph, in_graph, tip, base, stopped, error);
+    }
+  if (!walked)
     {
       g_prefix_error (error, "cannot walk the history of %s: ", git_oid_tostr_s (tip));
       return NULL;
+    }
+  if (in_graph->len > 0)
+    {
+      NearbyReach *reach = graph_finish (&b, graph, in_graph, tip);
+
+      if (reach != NULL)
+        return reach;
+      g_debug ("%s: its commit-graph is inconsistent; reading every commit",
+               git_repository_commondir (repo));
+      builder_clear (&b);
+      return reach_walk (repo, base, tip, FALSE, error);
     }
   /* What the new commits lead to in @base is known without reading: all
    * of it when they lead to @base's tip (a fast-forward), else the part

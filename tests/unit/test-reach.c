@@ -1,7 +1,9 @@
 /* The reach set (the export boundary's commits) against git's own answer:
  * every set, walked in full or made from an older tip's, holds exactly the
  * commits `git rev-list TIP` lists, with their parents and commit times. */
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "git-util.h"
 #include "reach.h"
@@ -12,7 +14,8 @@ static git_repository *repo;
 static char *
 git (const char *args)
 {
-  g_autofree char *command = g_strdup_printf ("git -C %s %s", dir, args);
+  /* git's answers never come from the commit-graph under test. */
+  g_autofree char *command = g_strdup_printf ("git -c core.commitGraph=false -C %s %s", dir, args);
   g_autofree char *out = NULL;
   g_autoptr (GError) error = NULL;
   int status = 0;
@@ -125,7 +128,8 @@ assert_lacks (NearbyReach *reach, const char *rev)
 }
 
 /* main: c1 .. c5, side (from c3) merged, c6 (its clock behind its
- * parent's); other: from c2, never merged. */
+ * parent's); other: from c2, never merged; octo: an octopus merge of three
+ * branches from c4. */
 static void
 setup (void)
 {
@@ -154,6 +158,16 @@ setup (void)
   g_free (git ("checkout -q other"));
   commit ("o1", 6000);
   commit ("o2", 7000);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *checkout = g_strdup_printf ("checkout -q -b arm%u c3", i);
+      g_autofree char *message = g_strdup_printf ("arm%u", i);
+
+      g_free (git (checkout));
+      commit (message, 8000 + i);
+    }
+  g_free (git ("checkout -q -b octo c5"));
+  g_free (git ("-c user.name=T -c user.email=t@example.invalid merge -q --no-ff -m octopus arm0 arm1 arm2"));
   g_free (git ("checkout -q main"));
   g_assert_cmpint (git_repository_open (&repo, dir), ==, 0);
 }
@@ -251,6 +265,107 @@ test_shallow (void)
   g_assert_true (g_spawn_command_line_sync (rm, NULL, NULL, NULL, NULL));
 }
 
+/* What the walk over the commit-graph finds is what git finds without it. */
+static void
+assert_walks_as_git (void)
+{
+  const char *revs[] = { "main", "other", "octo", "side", "c3" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (revs); i++)
+    {
+      g_autoptr (NearbyReach) reach = reach_of (NULL, revs[i]);
+
+      assert_same_as_git (reach, revs[i]);
+    }
+}
+
+static char *
+graph_path (void)
+{
+  return g_build_filename (dir, ".git", "objects", "info", "commit-graph", NULL);
+}
+
+static void
+test_commit_graph (void)
+{
+  g_autofree char *path = graph_path ();
+  g_autoptr (NearbyReach) before = NULL;
+  g_autoptr (NearbyReach) reach = NULL;
+
+  g_free (git ("-c core.commitGraph=true commit-graph write --reachable"));
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  assert_walks_as_git ();
+  /* Commits made since the graph was: read, and the rest from the graph. */
+  before = reach_of (NULL, "main");
+  commit ("after-graph-1", 9000);
+  commit ("after-graph-2", 9001);
+  reach = reach_of (NULL, "main");
+  assert_same_as_git (reach, "main");
+  g_clear_pointer (&reach, nearby_reach_unref);
+  reach = reach_of (before, "main");
+  assert_same_as_git (reach, "main");
+  g_free (git ("reset -q --hard HEAD~2"));
+}
+
+/* The graph's checksum, made again after an edit. */
+static void
+rechecksum (guint8 *data, gsize len)
+{
+  g_autoptr (GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+  gsize digest_len = 20;
+
+  g_checksum_update (sha1, data, len - 20);
+  g_checksum_get_digest (sha1, data + len - 20, &digest_len);
+}
+
+/* The offset of chunk @id in a commit-graph file. */
+static gsize
+chunk_offset (const guint8 *data, const char *id)
+{
+  for (guint i = 0; i < data[6]; i++)
+    if (memcmp (data + 8 + i * 12, id, 4) == 0)
+      return GUINT64_FROM_BE (*(guint64 *) (data + 8 + i * 12 + 4));
+  g_assert_not_reached ();
+}
+
+static void
+test_commit_graph_broken (void)
+{
+  g_autofree char *path = graph_path ();
+  g_autofree guint8 *data = NULL;
+  gsize len = 0;
+  gsize cdat;
+
+  g_assert_true (g_file_get_contents (path, (char **) &data, &len, NULL));
+  g_assert_cmpint (chmod (path, 0644), ==, 0);
+  cdat = chunk_offset (data, "CDAT");
+  /* A parent position past the end, checksum and all in order: the walk
+   * does not trust it, and reads the commits instead. */
+  for (guint i = 0; i < 4; i++)
+    {
+      guint8 *parent = data + cdat + i * 36 + 20;
+
+      if (GUINT32_FROM_BE (*(guint32 *) parent) != 0x70000000)
+        *(guint32 *) parent = GUINT32_TO_BE (0x6fffffff);
+    }
+  rechecksum (data, len);
+  g_assert_true (g_file_set_contents (path, (char *) data, len, NULL));
+  assert_walks_as_git ();
+  /* A parent that is another commit of the graph, checksum wrong: not
+   * used. */
+  for (guint i = 0; i < len / 36 && cdat + i * 36 + 24 <= len - 20; i++)
+    {
+      guint8 *parent = data + cdat + i * 36 + 20;
+
+      if (GUINT32_FROM_BE (*(guint32 *) parent) == 0x6fffffff)
+        *(guint32 *) parent = GUINT32_TO_BE (0);
+    }
+  data[len - 1] ^= 0xff;
+  g_assert_true (g_file_set_contents (path, (char *) data, len, NULL));
+  assert_walks_as_git ();
+  g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
 static void
 test_not_a_commit (void)
 {
@@ -287,6 +402,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reach/force-push", test_force_push);
   g_test_add_func ("/reach/shallow", test_shallow);
   g_test_add_func ("/reach/not-a-commit", test_not_a_commit);
+  g_test_add_func ("/reach/commit-graph", test_commit_graph);
+  g_test_add_func ("/reach/commit-graph-broken", test_commit_graph_broken);
   rc = g_test_run ();
   git_repository_free (repo);
   rm = g_strdup_printf ("rm -rf %s", dir);
