@@ -21,8 +21,8 @@ struct _NearbyRepo
   GHashTable *ref_monitors; /* directory under refs/heads -> GFileMonitor */
   guint reload_id;
   guint tips_id;
+  GMutex reach_lock; /* held by planning workers only, for @reach and its walks */
   GHashTable *reach; /* refname -> NearbyReach of its last tip */
-  GHashTable *walks; /* git_oid* -> SharedWalk, while it runs */
   GHashTable *roots;         /* git_oid* tip -> git_oid* root commit, as found */
   GHashTable *root_walks;    /* git_oid* tip -> itself, while its root is looked for */
 };
@@ -73,7 +73,7 @@ repo_unref (NearbyRepo *repo)
     }
   g_clear_pointer (&repo->opt_ins, g_ptr_array_unref);
   g_clear_pointer (&repo->reach, g_hash_table_unref);
-  g_clear_pointer (&repo->walks, g_hash_table_unref);
+  g_mutex_clear (&repo->reach_lock);
   g_clear_pointer (&repo->roots, g_hash_table_unref);
   g_clear_pointer (&repo->root_walks, g_hash_table_unref);
   git_repository_free (repo->git);
@@ -244,136 +244,143 @@ nearby_upload_target_clear (NearbyUploadTarget *target)
   g_clear_pointer (&target->reach, nearby_reach_unref);
 }
 
-/* The reach set of @tip if it was walked already; NULL (no error) if not. */
-static NearbyReach *
-branch_reach (gpointer data, const git_oid *tip, GError **error)
-{
-  NearbyBranch *branch = data;
-  NearbyReach *reach = g_hash_table_lookup (branch->repo->reach, branch->refname);
+/* ---- planning, in a worker thread ---- */
 
-  if (reach != NULL && git_oid_equal (nearby_reach_tip (reach), tip))
-    return nearby_reach_ref (reach);
-  return NULL;
-}
-
-/* One walk of (repository, tip) in a worker thread, and every request
- * waiting for it: concurrent first fetches of a new tip share it. */
+/* One request, planned against the tip its branch had when it came. */
 typedef struct
 {
-  NearbyRepo *repo;
+  NearbyRepo *repo; /* released on the main loop, in nearby_branch_plan_finish() */
   char *gitdir;
-  char *refname; /* of the request that started it */
+  char *branch;
+  char *refname;
+  gboolean unborn;
   git_oid tip;
-  NearbyReach *base;  /* the branch's set before its tip moved, or NULL */
-  GPtrArray *waiters; /* GTask */
-} SharedWalk;
+  gboolean v2;
+  GBytes *request;
+  git_repository *git; /* the worker's own handle */
+} PlanJob;
 
 static void
-shared_walk_free (SharedWalk *walk)
+plan_job_free (PlanJob *job)
 {
-  g_ptr_array_unref (walk->waiters);
-  g_clear_pointer (&walk->base, nearby_reach_unref);
-  repo_unref (walk->repo);
-  g_free (walk->gitdir);
-  g_free (walk->refname);
-  g_free (walk);
+  g_free (job->gitdir);
+  g_free (job->branch);
+  g_free (job->refname);
+  g_bytes_unref (job->request);
+  git_repository_free (job->git);
+  g_free (job);
 }
 
-/* In a worker thread, with a libgit2 handle of its own. */
-static void
-walk_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+/* The reach set of @tip, in the worker: the branch's last one if it is of
+ * @tip, else made from it (only the new commits are read after a commit).
+ * One walk at a time per repository, under the lock: concurrent first
+ * fetches of a new tip wait for one walk and share it. */
+static NearbyReach *
+job_reach (gpointer data, const git_oid *tip, GError **error)
 {
-  SharedWalk *walk = task_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (git_repository) git = nearby_git_open (walk->gitdir, &error);
-  NearbyReach *reach
-      = git != NULL ? nearby_reach_new_from (git, walk->base, &walk->tip, &error) : NULL;
+  PlanJob *job = data;
+  NearbyRepo *repo = job->repo;
+  NearbyReach *last, *reach;
 
-  if (reach == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, reach, (GDestroyNotify) nearby_reach_unref);
-}
-
-/* Back on the main loop: the result goes to every waiter. */
-static void
-on_shared_walk_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  SharedWalk *walk = g_task_get_task_data (G_TASK (result));
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NearbyReach) reach = g_task_propagate_pointer (G_TASK (result), &error);
-
-  g_hash_table_remove (walk->repo->walks, &walk->tip);
-  /* Kept before anyone hears of it: a request arriving between the two
-   * must find the set, not start another walk. */
-  if (reach != NULL)
-    g_hash_table_replace (walk->repo->reach, g_strdup (walk->refname), nearby_reach_ref (reach));
-  g_debug ("%s: walk of %s done, for %u request(s)", walk->gitdir, git_oid_tostr_s (&walk->tip),
-           walk->waiters->len);
-  for (guint i = 0; i < walk->waiters->len; i++)
+  g_mutex_lock (&repo->reach_lock);
+  last = g_hash_table_lookup (repo->reach, job->refname);
+  if (last != NULL && git_oid_equal (nearby_reach_tip (last), tip))
     {
-      GTask *waiter = walk->waiters->pdata[i];
-
-      if (reach != NULL)
-        g_task_return_pointer (waiter, nearby_reach_ref (reach),
-                               (GDestroyNotify) nearby_reach_unref);
-      else
-        g_task_return_error (waiter, g_error_copy (error));
+      reach = nearby_reach_ref (last);
+      g_debug ("%s: the reach set of %s is at hand", job->gitdir, git_oid_tostr_s (tip));
     }
+  else
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      g_debug ("%s: one walk of the history of %s starts%s", job->gitdir, git_oid_tostr_s (tip),
+               last != NULL ? ", from the set of the branch's last tip" : "");
+      reach = nearby_reach_new_from (job->git, last, tip, error);
+      if (reach != NULL)
+        {
+          g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms)", job->branch,
+                   nearby_reach_size (reach), git_oid_tostr_s (tip),
+                   (g_get_monotonic_time () - start) / 1000);
+          g_hash_table_replace (repo->reach, g_strdup (job->refname), nearby_reach_ref (reach));
+        }
+    }
+  g_mutex_unlock (&repo->reach_lock);
+  return reach;
+}
+
+static void
+plan_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PlanJob *job = task_data;
+  g_autoptr (GError) error = NULL;
+  g_auto (NearbyUploadTarget) target = { 0 };
+
+  if ((job->git = nearby_git_open (job->gitdir, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  target.repo = job->git;
+  target.branch = job->branch;
+  target.refname = job->refname;
+  target.unborn = job->unborn;
+  git_oid_cpy (&target.tip, &job->tip);
+  target.get_reach = job_reach;
+  target.reach_data = job;
+  g_task_return_pointer (task,
+                         nearby_upload_pack_plan (&target, job->v2, g_bytes_get_data (job->request, NULL),
+                                                  g_bytes_get_size (job->request)),
+                         (GDestroyNotify) nearby_pack_plan_free);
 }
 
 void
-nearby_branch_walk_async (NearbyBranch *branch, const git_oid *tip, GCancellable *cancellable,
+nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
                           GAsyncReadyCallback callback, gpointer user_data)
 {
-  NearbyRepo *repo = branch->repo;
-  GTask *waiter = g_task_new (NULL, cancellable, callback, user_data);
-  SharedWalk *walk = g_hash_table_lookup (repo->walks, tip);
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_auto (NearbyUploadTarget) target = { 0 };
+  g_autoptr (GError) error = NULL;
+  PlanJob *job;
 
-  g_task_set_source_tag (waiter, nearby_branch_walk_async);
-  if (walk == NULL)
+  g_task_set_source_tag (task, nearby_branch_plan_async);
+  /* The tip now, on the main loop: the plan is made against it alone. */
+  if (!nearby_branch_resolve (branch, &target, &error))
     {
-      g_autoptr (GTask) task = g_task_new (NULL, NULL, on_shared_walk_done, NULL);
-      NearbyReach *base = g_hash_table_lookup (repo->reach, branch->refname);
-
-      walk = g_new0 (SharedWalk, 1);
-      /* After a commit only the new commits are read. */
-      walk->base = base != NULL ? nearby_reach_ref (base) : NULL;
-      walk->repo = repo_ref (repo);
-      walk->gitdir = g_strdup (repo->gitdir);
-      walk->refname = g_strdup (branch->refname);
-      git_oid_cpy (&walk->tip, tip);
-      walk->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-      /* The task owns the walk; the table only finds it while it runs. */
-      g_task_set_task_data (task, walk, (GDestroyNotify) shared_walk_free);
-      g_hash_table_insert (repo->walks, &walk->tip, walk);
-      g_debug ("%s: one walk of the history of %s starts%s", repo->gitdir, git_oid_tostr_s (tip),
-               base != NULL ? ", from the set of the branch's last tip" : "");
-      g_task_run_in_thread (task, walk_in_thread);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
     }
-  else
-    g_debug ("%s: joining the walk of %s", repo->gitdir, git_oid_tostr_s (tip));
-  g_ptr_array_add (walk->waiters, waiter);
+  job = g_new0 (PlanJob, 1);
+  job->repo = repo_ref (branch->repo);
+  job->gitdir = g_strdup (branch->repo->gitdir);
+  job->branch = g_strdup (branch->branch);
+  job->refname = g_strdup (branch->refname);
+  job->unborn = target.unborn;
+  git_oid_cpy (&job->tip, &target.tip);
+  job->v2 = v2;
+  job->request = g_bytes_ref (request);
+  /* Freed here, not by the task: the last reference to the task may go
+   * in the worker, and the repository must be released on the main loop. */
+  g_task_set_task_data (task, job, NULL);
+  g_task_run_in_thread (task, plan_in_thread);
 }
 
-gboolean
-nearby_branch_walk_finish (NearbyBranch *branch, GAsyncResult *result, GError **error)
+NearbyPackPlan *
+nearby_branch_plan_finish (GAsyncResult *result, GError **error)
 {
-  NearbyReach *reach;
+  PlanJob *job = g_task_get_task_data (G_TASK (result));
+  NearbyPackPlan *plan = g_task_propagate_pointer (G_TASK (result), error);
 
-  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
-  reach = g_task_propagate_pointer (G_TASK (result), error);
-  if (reach == NULL)
-    return FALSE;
-  g_debug ("%s: %u commits reachable from %s", branch->name, nearby_reach_size (reach),
-           git_oid_tostr_s (nearby_reach_tip (reach)));
-  g_hash_table_replace (branch->repo->reach, g_strdup (branch->refname), reach);
-  return TRUE;
+  if (job != NULL)
+    {
+      repo_unref (job->repo);
+      plan_job_free (job);
+      g_task_set_task_data (G_TASK (result), NULL, NULL);
+    }
+  return plan;
 }
 
 gboolean
-nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolean with_reach,
-                       GError **error)
+nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, GError **error)
 {
   git_repository *git = branch->repo->git;
   int rc;
@@ -409,12 +416,6 @@ nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, gboolea
   if (rc < 0)
     return nearby_git_error (error, rc, "cannot read %s in %s", branch->refname,
                              branch->repo->gitdir);
-
-  if (with_reach)
-    {
-      target->get_reach = branch_reach;
-      target->reach_data = branch;
-    }
   return TRUE;
 }
 
@@ -588,7 +589,7 @@ repo_open (NearbyCatalog *catalog, const char *found, GError **error)
   repo->gitdir = canonical_dir (common);
   repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) nearby_reach_unref);
-  repo->walks = g_hash_table_new (nearby_oid_hash, nearby_oid_equal);
+  g_mutex_init (&repo->reach_lock);
   repo->roots = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, g_free);
   repo->root_walks = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   repo->ref_monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);

@@ -37,18 +37,21 @@ gboolean nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, gi
 /* The repository's common git directory, where pack-objects runs. */
 const char *nearby_branch_gitdir (NearbyBranch *branch);
 
-/* Reads the tip now. With @with_reach the target can compute (or reuse,
- * per tip) the set of commits reachable from it when a request needs it.
- * Fails with NEARBY_ERROR_NOT_FOUND when the branch no longer exists (an unborn branch HEAD points at is not an error). */
-gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target,
-                                gboolean with_reach, GError **error);
+/* Reads the tip now. Fails with NEARBY_ERROR_NOT_FOUND when the branch no
+ * longer exists (an unborn branch HEAD points at is not an error). */
+gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, GError **error);
 void nearby_upload_target_clear (NearbyUploadTarget *target);
 
-/* Walks the history of @tip in a worker thread and keeps the reach set for
- * the branch's next requests (see NearbyUploadTarget.reach_missing). */
-void nearby_branch_walk_async (NearbyBranch *branch, const git_oid *tip, GCancellable *cancellable,
+/* Plans the answer to the upload-pack @request (protocol v2 or v0) in one
+ * step, in a worker thread, against the tip the branch has now: parsing,
+ * the reach set (from the branch's last one; concurrent requests share
+ * one walk), the shallow computation and the negotiation. Nothing of it
+ * runs on the main loop. */
+void nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
                                GAsyncReadyCallback callback, gpointer user_data);
-gboolean nearby_branch_walk_finish (NearbyBranch *branch, GAsyncResult *result, GError **error);
+/* The plan; NULL with NEARBY_ERROR_NOT_FOUND when the branch is gone, or
+ * another error when it cannot be read. Called on the main loop. */
+NearbyPackPlan *nearby_branch_plan_finish (GAsyncResult *result, GError **error);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUploadTarget, nearby_upload_target_clear)
 
 #define NEARBY_TYPE_CATALOG (nearby_catalog_get_type ())

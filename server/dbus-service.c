@@ -38,7 +38,7 @@ on_handle_list (NearbyServer1 *skeleton, GDBusMethodInvocation *invocation, gpoi
       g_auto (NearbyUploadTarget) target = { 0 };
       char hex[GIT_OID_HEXSZ + 1] = "";
 
-      if (!nearby_branch_resolve (branch, &target, FALSE, NULL))
+      if (!nearby_branch_resolve (branch, &target, NULL))
         continue;
       if (!target.unborn)
         git_oid_tostr (hex, sizeof hex, &target.tip);

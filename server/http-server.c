@@ -114,14 +114,10 @@ lookup (NearbyCatalog *catalog, SoupServerMessage *msg, const char *path, gsize 
   return branch;
 }
 
-static gboolean
-resolve (NearbyBranch *branch, SoupServerMessage *msg, NearbyUploadTarget *target,
-         gboolean with_reach)
+/* The answer for a branch that is gone or cannot be read. */
+static void
+respond_unreadable (NearbyBranch *branch, SoupServerMessage *msg, const GError *error)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (nearby_branch_resolve (branch, target, with_reach, &error))
-    return TRUE;
   if (g_error_matches (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND))
     {
       g_message ("%s: %s", branch->name, error->message);
@@ -134,6 +130,16 @@ resolve (NearbyBranch *branch, SoupServerMessage *msg, NearbyUploadTarget *targe
       respond_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "git-nearby: cannot read branch '%s'",
                     branch->name);
     }
+}
+
+static gboolean
+resolve (NearbyBranch *branch, SoupServerMessage *msg, NearbyUploadTarget *target)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (nearby_branch_resolve (branch, target, &error))
+    return TRUE;
+  respond_unreadable (branch, msg, error);
   return FALSE;
 }
 
@@ -164,7 +170,7 @@ serve_info_refs (NearbyCatalog *catalog, SoupServerMessage *msg, const char *nam
       return;
     }
   if ((branch = lookup (catalog, msg, name_path, len)) == NULL
-      || !resolve (branch, msg, &target, FALSE))
+      || !resolve (branch, msg, &target))
     return;
 
   g_debug ("%s: ref advertisement (protocol v%d)", branch->name, v2 ? 2 : 0);
@@ -212,7 +218,7 @@ inflate (GBytes *compressed, GError **error)
 }
 
 static void answer_upload_pack (Routes *routes, SoupServerMessage *msg, NearbyBranch *branch,
-                                GBytes *body, gboolean v2, const char *label, guint attempt);
+                                GBytes *body, gboolean v2, const char *label);
 
 static void
 serve_upload_pack (Routes *routes, SoupServerMessage *msg, const char *name_path, gsize len)
@@ -270,118 +276,92 @@ serve_upload_pack (Routes *routes, SoupServerMessage *msg, const char *name_path
 
   label = g_strdup_printf ("%s (v%d, from %s)", branch->name, v2 ? 2 : 0,
                            soup_server_message_get_remote_host (msg));
-  answer_upload_pack (routes, msg, branch, body, v2, label, 0);
+  answer_upload_pack (routes, msg, branch, body, v2, label);
 }
 
+/* A request whose answer is being planned in a worker thread. */
 typedef struct
 {
   Routes *routes;
   SoupServerMessage *msg;
   NearbyBranch *branch;
-  GBytes *body;
-  gboolean v2;
   char *label;
-  guint attempt;
   gboolean gone; /* the client hung up meanwhile */
   gulong finished_id;
-} PendingWalk;
+} Planning;
 
 static void
-pending_walk_free (PendingWalk *pending)
+planning_free (Planning *planning)
 {
-  g_clear_signal_handler (&pending->finished_id, pending->msg);
-  g_object_unref (pending->msg);
-  nearby_branch_unref (pending->branch);
-  g_bytes_unref (pending->body);
-  g_free (pending->label);
-  g_free (pending);
+  g_clear_signal_handler (&planning->finished_id, planning->msg);
+  g_object_unref (planning->msg);
+  nearby_branch_unref (planning->branch);
+  g_free (planning->label);
+  g_free (planning);
 }
-
-static void on_walked (GObject *source, GAsyncResult *result, gpointer user_data);
 
 static void
-on_pending_finished (SoupServerMessage *msg, gpointer user_data)
+on_planning_finished (SoupServerMessage *msg, gpointer user_data)
 {
-  ((PendingWalk *) user_data)->gone = TRUE;
+  ((Planning *) user_data)->gone = TRUE;
 }
 
-/* Plans the answer and sends it. A plan that needed a reach set not yet
- * walked is thrown away: the walk runs in a worker thread, so that a long
- * history does not stall every other client, and the plan is made again. */
+static void on_planned (GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Plans the answer off the main loop, in one step, and sends it: a long
+ * history or a heavy negotiation does not stall the other clients. */
 static void
 answer_upload_pack (Routes *routes, SoupServerMessage *msg, NearbyBranch *branch, GBytes *body,
-                    gboolean v2, const char *label, guint attempt)
+                    gboolean v2, const char *label)
 {
-  g_auto (NearbyUploadTarget) target = { 0 };
-  NearbyPackPlan *plan;
+  Planning *planning = g_new0 (Planning, 1);
 
-  if (!resolve (branch, msg, &target, TRUE))
-    {
-      if (attempt > 0)
-        soup_server_message_unpause (msg);
-      return;
-    }
-  plan = nearby_upload_pack_plan (&target, v2, g_bytes_get_data (body, NULL),
-                                  g_bytes_get_size (body));
-  if (target.reach_missing && attempt < 3)
-    {
-      PendingWalk *pending = g_new0 (PendingWalk, 1);
-
-      nearby_pack_plan_free (plan);
-      pending->routes = routes;
-      pending->msg = g_object_ref (msg);
-      pending->branch = nearby_branch_ref (branch);
-      pending->body = g_bytes_ref (body);
-      pending->v2 = v2;
-      pending->label = g_strdup (label);
-      pending->attempt = attempt + 1;
-      pending->finished_id
-          = g_signal_connect (msg, "finished", G_CALLBACK (on_pending_finished), pending);
-      if (attempt == 0)
-        soup_server_message_pause (msg);
-      g_debug ("%s: walking the history of %s first", label, git_oid_tostr_s (&target.tip));
-      nearby_branch_walk_async (branch, &target.tip, NULL, on_walked, pending);
-      return;
-    }
-  if (plan->refusal != NULL)
-    g_message ("%s: refused: %s", label, plan->refusal);
-
-  no_cache (msg);
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Content-Type",
-                                "application/x-git-upload-pack-result");
-  if (plan->send_pack)
-    nearby_pack_stream_start (msg, plan, routes->cache, nearby_branch_gitdir (branch), label);
-  else
-    {
-      soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY,
-                                plan->preamble->data, plan->preamble->len);
-      nearby_pack_plan_free (plan);
-    }
-  if (attempt > 0)
-    soup_server_message_unpause (msg);
+  planning->routes = routes;
+  planning->msg = g_object_ref (msg);
+  planning->branch = nearby_branch_ref (branch);
+  planning->label = g_strdup (label);
+  planning->finished_id
+      = g_signal_connect (msg, "finished", G_CALLBACK (on_planning_finished), planning);
+  soup_server_message_pause (msg);
+  nearby_branch_plan_async (branch, v2, body, on_planned, planning);
 }
 
 static void
-on_walked (GObject *source, GAsyncResult *result, gpointer user_data)
+on_planned (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  PendingWalk *pending = user_data;
+  Planning *planning = user_data;
+  SoupServerMessage *msg = planning->msg;
   g_autoptr (GError) error = NULL;
+  NearbyPackPlan *plan = nearby_branch_plan_finish (result, &error);
 
-  if (!nearby_branch_walk_finish (pending->branch, result, &error))
+  if (planning->gone)
     {
-      g_warning ("%s: cannot walk the history: %s", pending->label, error->message);
-      if (!pending->gone)
+      g_clear_pointer (&plan, nearby_pack_plan_free);
+      planning_free (planning);
+      return;
+    }
+  if (plan == NULL)
+    respond_unreadable (planning->branch, msg, error);
+  else
+    {
+      if (plan->refusal != NULL)
+        g_message ("%s: refused: %s", planning->label, plan->refusal);
+      no_cache (msg);
+      soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Content-Type", "application/x-git-upload-pack-result");
+      if (plan->send_pack)
+        nearby_pack_stream_start (msg, plan, planning->routes->cache,
+                                  nearby_branch_gitdir (planning->branch), planning->label);
+      else
         {
-          respond_text (pending->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
-                        "git-nearby: cannot read branch '%s'", pending->branch->name);
-          soup_server_message_unpause (pending->msg);
+          soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_COPY,
+                                    plan->preamble->data, plan->preamble->len);
+          nearby_pack_plan_free (plan);
         }
     }
-  else if (!pending->gone)
-    answer_upload_pack (pending->routes, pending->msg, pending->branch, pending->body, pending->v2,
-                        pending->label, pending->attempt);
-  pending_walk_free (pending);
+  soup_server_message_unpause (msg);
+  planning_free (planning);
 }
 
 static gboolean

@@ -193,7 +193,7 @@ txt_for (NearbyPublisher *self, NearbyBranch *branch, git_oid *tip, gboolean *un
   GStrv strings;
   git_oid root_oid;
 
-  if (!nearby_branch_resolve (branch, &target, FALSE, NULL))
+  if (!nearby_branch_resolve (branch, &target, NULL))
     return NULL; /* gone: not announced */
   git_oid_cpy (tip, &target.tip);
   *unborn = target.unborn;
@@ -348,7 +348,7 @@ sync_tips (NearbyPublisher *self)
       gboolean unborn;
       GStrv txt;
 
-      if (branch == NULL || !nearby_branch_resolve (branch, &target, FALSE, NULL))
+      if (branch == NULL || !nearby_branch_resolve (branch, &target, NULL))
         {
           resync = TRUE;
           break;

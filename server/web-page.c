@@ -36,7 +36,7 @@ branch_info (NearbyBranch *branch, const char *base_url, BranchInfo *info)
   g_autoptr (git_commit) commit = NULL;
   g_autofree char *path = nearby_name_to_path (branch->name);
 
-  if (!nearby_branch_resolve (branch, &target, FALSE, NULL))
+  if (!nearby_branch_resolve (branch, &target, NULL))
     return FALSE;
   info->url = g_strconcat (base_url, path, NULL);
   info->unborn = target.unborn;
