@@ -710,6 +710,30 @@ drop_repo (gpointer data)
   repo_unref (repo);
 }
 
+/* The repository @found belongs to: one of @known (by common directory,
+ * canonical) with its watches and reach sets, its opt-ins read again; else
+ * a new one. */
+static NearbyRepo *
+repo_find_or_open (NearbyCatalog *self, GHashTable *known, const char *found, GError **error)
+{
+  g_autoptr (git_repository) git = nearby_git_open (found, error);
+  g_autofree char *common = NULL;
+  g_autofree char *gitdir = NULL;
+  NearbyRepo *repo;
+
+  if (git == NULL)
+    return NULL;
+  common = nearby_git_common_dir (git);
+  gitdir = canonical_dir (common);
+  if ((repo = g_hash_table_lookup (known, gitdir)) == NULL)
+    return repo_open (self, found, error);
+  g_clear_handle_id (&repo->reload_id, g_source_remove);
+  reload_opt_ins (repo);
+  return repo_ref (repo);
+}
+
+/* Looks for repositories again: new ones are opened, gone ones dropped,
+ * and those still there kept as they are (watches, reach sets, roots). */
 void
 nearby_catalog_rescan (NearbyCatalog *self)
 {
@@ -718,14 +742,19 @@ nearby_catalog_rescan (NearbyCatalog *self)
       = nearby_scan ((const char *const *) self->roots, self->max_depth, self->nested, problems);
   g_autoptr (GPtrArray) repos = g_ptr_array_new_with_free_func (drop_repo);
   g_autoptr (GHashTable) gitdirs = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) old = g_steal_pointer (&self->repos);
+  guint kept = 0;
 
   for (guint i = 0; i < problems->len; i++)
     g_warning ("%s", (char *) problems->pdata[i]);
+  for (guint i = 0; old != NULL && i < old->len; i++)
+    g_hash_table_insert (known, ((NearbyRepo *) old->pdata[i])->gitdir, old->pdata[i]);
 
   for (guint i = 0; i < found->len; i++)
     {
       g_autoptr (GError) error = NULL;
-      NearbyRepo *repo = repo_open (self, found->pdata[i], &error);
+      NearbyRepo *repo = repo_find_or_open (self, known, found->pdata[i], &error);
 
       if (repo == NULL)
         {
@@ -735,14 +764,33 @@ nearby_catalog_rescan (NearbyCatalog *self)
       /* A repository and its linked worktrees share one common directory. */
       if (!g_hash_table_add (gitdirs, repo->gitdir))
         {
-          drop_repo (repo);
+          if (g_hash_table_contains (known, repo->gitdir))
+            repo_unref (repo);
+          else
+            drop_repo (repo);
           continue;
         }
+      kept += g_hash_table_contains (known, repo->gitdir);
       g_ptr_array_add (repos, repo);
     }
   g_ptr_array_sort (repos, compare_repos);
 
-  g_clear_pointer (&self->repos, g_ptr_array_unref);
+  /* The old list lets go of its repositories; those not found again leave
+   * the catalog. */
+  if (old != NULL)
+    {
+      g_ptr_array_set_free_func (old, NULL);
+      for (guint i = 0; i < old->len; i++)
+        {
+          NearbyRepo *repo = old->pdata[i];
+
+          if (g_hash_table_contains (gitdirs, repo->gitdir))
+            repo_unref (repo);
+          else
+            drop_repo (repo);
+        }
+    }
+  g_debug ("rescan: %u repositories, %u of them kept as they were", repos->len, kept);
   self->repos = g_steal_pointer (&repos);
   rebuild (self);
 }

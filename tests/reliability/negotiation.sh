@@ -184,13 +184,26 @@ for i in $(seq 1 30); do
 done
 check_eq "30 concurrent first fetches of a new tip get their packs" 30 "$packs"
 walks=$(grep -c "one walk of the history of $TIP starts" "$T/server.log")
-joined=$(grep -c "joining the walk of $TIP" "$T/server.log")
-check_eq "they share one history walk ($joined joined it)" 1 "$walks"
+at_hand=$(grep -c "the reach set of $TIP is at hand" "$T/server.log")
+check_eq "they share one history walk (the set was at hand for $at_hand)" 1 "$walks"
 hwm_after=$(hwm)
 echo "# RSS around the 30 fetches: ${rss_before} kB -> $(rss) kB; peak ${hwm_before} kB -> ${hwm_after} kB"
 # One walk of this history costs a few MB; thirty cost some 180 MB.
 check "the peak RSS grows by less than 100 MB ($(((hwm_after - hwm_before) / 1024)) MB)" \
   test $((hwm_after - hwm_before)) -lt 102400
 check "the server is alive" server_alive
+
+# A rescan (SIGHUP) keeps the repositories that are still there as they
+# were: the tip's reach set is not walked again.
+kill -HUP "$SERVER_PID"
+rescanned () { grep -q "rescan: " "$T/server.log"; }
+for i in $(seq 1 50); do rescanned && break; sleep 0.1; done
+check_contains "after SIGHUP every repository is kept as it was" "rescan: 1 repositories, 1 of them kept as they were" \
+  "$(grep 'rescan: ' "$T/server.log" | tail -n 1)"
+curl -s -o "$T/fetch.after" --max-time 60 -H 'Content-Type: application/x-git-upload-pack-request' \
+  --data-binary @"$T/fetch.bin" "$URL/$N/git-upload-pack"
+"$PKT" decode "$T/pack.after" < "$T/fetch.after" > /dev/null 2>&1
+check "a fetch after it gets its pack" test -s "$T/pack.after"
+check_eq "without walking the history again" 1 "$(grep -c "one walk of the history of $TIP starts" "$T/server.log")"
 
 done_testing
