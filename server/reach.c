@@ -450,7 +450,8 @@ graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_
   for (guint c = 0; c < b->chunks->len; c++)
     g_array_append_vals (reach->oids, b->chunks->pdata[c], MIN (CHUNK, b->n - c * CHUNK));
   reach->times = g_new (gint64, n);
-  memcpy (reach->times, b->times->data, b->n * sizeof (gint64));
+  if (b->n > 0)
+    memcpy (reach->times, b->times->data, b->n * sizeof (gint64));
   reach->first = g_new (guint32, n + 1);
   reach->parents = g_array_new (FALSE, FALSE, sizeof (guint32));
   graph_entries = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n - b->n);

@@ -318,13 +318,35 @@ rechecksum (guint8 *data, gsize len)
   g_checksum_get_digest (sha1, data + len - 20, &digest_len);
 }
 
+static guint32
+get32 (const guint8 *p)
+{
+  guint32 v;
+
+  memcpy (&v, p, sizeof v);
+  return GUINT32_FROM_BE (v);
+}
+
+static void
+put32 (guint8 *p, guint32 value)
+{
+  guint32 v = GUINT32_TO_BE (value);
+
+  memcpy (p, &v, sizeof v);
+}
+
 /* The offset of chunk @id in a commit-graph file. */
 static gsize
 chunk_offset (const guint8 *data, const char *id)
 {
   for (guint i = 0; i < data[6]; i++)
     if (memcmp (data + 8 + i * 12, id, 4) == 0)
-      return GUINT64_FROM_BE (*(guint64 *) (data + 8 + i * 12 + 4));
+      {
+        guint64 offset;
+
+        memcpy (&offset, data + 8 + i * 12 + 4, sizeof offset);
+        return GUINT64_FROM_BE (offset);
+      }
   g_assert_not_reached ();
 }
 
@@ -345,8 +367,8 @@ test_commit_graph_broken (void)
     {
       guint8 *parent = data + cdat + i * 36 + 20;
 
-      if (GUINT32_FROM_BE (*(guint32 *) parent) != 0x70000000)
-        *(guint32 *) parent = GUINT32_TO_BE (0x6fffffff);
+      if (get32 (parent) != 0x70000000)
+        put32 (parent, 0x6fffffff);
     }
   rechecksum (data, len);
   g_assert_true (g_file_set_contents (path, (char *) data, len, NULL));
@@ -357,8 +379,8 @@ test_commit_graph_broken (void)
     {
       guint8 *parent = data + cdat + i * 36 + 20;
 
-      if (GUINT32_FROM_BE (*(guint32 *) parent) == 0x6fffffff)
-        *(guint32 *) parent = GUINT32_TO_BE (0);
+      if (get32 (parent) == 0x6fffffff)
+        put32 (parent, 0);
     }
   data[len - 1] ^= 0xff;
   g_assert_true (g_file_set_contents (path, (char *) data, len, NULL));
