@@ -153,6 +153,7 @@ service_copy (const NearbyService *s)
   c->key = g_strdup (s->key);
   c->owner = g_strdup (s->owner);
   c->subject = g_strdup (s->subject);
+  c->date = s->date;
   return c;
 }
 
@@ -162,7 +163,7 @@ service_equal (const NearbyService *a, const NearbyService *b)
   return g_strcmp0 (a->url, b->url) == 0 && g_strcmp0 (a->head, b->head) == 0
          && g_strcmp0 (a->branch, b->branch) == 0 && g_strcmp0 (a->repo, b->repo) == 0
          && g_strcmp0 (a->key, b->key) == 0 && g_strcmp0 (a->owner, b->owner) == 0
-         && g_strcmp0 (a->subject, b->subject) == 0;
+         && g_strcmp0 (a->subject, b->subject) == 0 && a->date == b->date;
 }
 
 static void
@@ -424,6 +425,7 @@ apply_txt (NearbyService *s, char **path, AvahiStringList *txt, const char *inst
   s->owner = g_steal_pointer (&record.owner);
   g_free (s->subject);
   s->subject = g_steal_pointer (&record.subject);
+  s->date = record.date != NULL ? g_ascii_strtoll (record.date, NULL, 10) : 0;
   g_free (*path);
   *path = g_steal_pointer (&record.path);
   if (s->address != NULL)

@@ -34,6 +34,7 @@ typedef struct
   char *key;     /* the server's identity (a pin, TXT key=), or NULL: an old server */
   char *owner;   /* the owner's display name (TXT owner=), or NULL */
   char *subject; /* the head commit's subject (TXT subject=), or NULL */
+  gint64 date;   /* the head commit's time (TXT date=), seconds since 1970; 0: not given */
 } NearbyService;
 
 void nearby_service_free (NearbyService *service);

@@ -37,9 +37,74 @@ pinned_remotes (GPtrArray *pins, const NearbyService *s)
   return remotes;
 }
 
+/* ---- this project: the root commits of the current repository ---- */
+
+/* `git rev-list --max-parents=0 HEAD`, started before the browse and read
+ * after it, so that a long history costs no wait of its own. NULL outside
+ * a repository. */
+static GSubprocess *
+start_roots (void)
+{
+  const char *argv[] = { "git", "rev-list", "--max-parents=0", "HEAD", NULL };
+
+  return g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                            NULL);
+}
+
+/* The root commits of HEAD's history, as a set; NULL outside a repository
+ * (or with no commits): then there is no "this project". */
+static GHashTable *
+finish_roots (GSubprocess *child)
+{
+  g_autofree char *out = NULL;
+  g_auto (GStrv) lines = NULL;
+  GHashTable *roots;
+
+  if (child == NULL || !g_subprocess_communicate_utf8 (child, NULL, NULL, &out, NULL, NULL)
+      || !g_subprocess_get_if_exited (child) || g_subprocess_get_exit_status (child) != 0)
+    return NULL;
+  roots = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  lines = g_strsplit (out, "\n", -1);
+  for (char **line = lines; *line != NULL; line++)
+    if (**line != '\0')
+      g_hash_table_add (roots, g_strdup (*line));
+  if (g_hash_table_size (roots) == 0)
+    g_clear_pointer (&roots, g_hash_table_unref);
+  return roots;
+}
+
+/* Whether @s is a branch of this project: its root commit is one of ours. */
+static gboolean
+in_project (GHashTable *roots, const NearbyService *s)
+{
+  return roots != NULL && s->repo != NULL && g_hash_table_contains (roots, s->repo);
+}
+
+/* "5 min", "3 h", "2 d": how long ago @date was; "-" when not known. */
+static char *
+age_of (gint64 date)
+{
+  gint64 ago = g_get_real_time () / G_USEC_PER_SEC - date;
+
+  if (date <= 0)
+    return g_strdup ("-");
+  if (ago < 60)
+    return g_strdup ("now");
+  if (ago < 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " min", ago / 60);
+  if (ago < 86400)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " h", ago / 3600);
+  if (ago < 86400 * 60)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " d", ago / 86400);
+  if (ago < 86400 * 730)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " mo", ago / (86400 * 30));
+  return g_strdup_printf ("%" G_GINT64_FORMAT " y", ago / (86400 * 365));
+}
+
 /* The documented object of `browse --json` (see git-nearby(1)). */
 static void
-print_json_object (GString *out, const NearbyService *s, const char *event, GPtrArray *pins)
+print_json_object (GString *out, const NearbyService *s, const char *event, GPtrArray *pins,
+                   GHashTable *roots, gboolean in_repository)
 {
   const struct
   {
@@ -64,6 +129,13 @@ print_json_object (GString *out, const NearbyService *s, const char *event, GPtr
       if (g_str_equal (fields[i].key, "address"))
         g_string_append_printf (out, ", \"port\": %u", s->port);
     }
+  if (s->date > 0)
+    g_string_append_printf (out, ", \"date\": %" G_GINT64_FORMAT, s->date);
+  else
+    g_string_append (out, ", \"date\": null");
+  /* null outside a repository: there is no project to be in */
+  g_string_append_printf (out, ", \"project\": %s",
+                          !in_repository ? "null" : in_project (roots, s) ? "true" : "false");
   g_string_append (out, ", \"pinned\": [");
   for (guint i = 0; i < remotes->len; i++)
     {
@@ -92,10 +164,24 @@ enum
   COL_KEY,
   COL_BRANCH,
   COL_HEAD,
+  COL_AGE,
+  COL_SUBJECT,
   COL_URL,
   COL_PINNED,
   N_COLUMNS
 };
+
+/* The subject as the table shows it: escaped, at most 40 characters. */
+static char *
+subject_cell (const char *subject)
+{
+  g_autofree char *shown = nearby_untrusted_escape (subject != NULL ? subject : "-");
+
+  if (g_utf8_strlen (shown, -1) <= 40)
+    return g_steal_pointer (&shown);
+  *g_utf8_offset_to_pointer (shown, 39) = '\0';
+  return g_strconcat (shown, "\u2026", NULL);
+}
 
 /* The cells of @s's row, as a terminal may show them: every value came
  * from the network, and a raw ESC, CR or LF in it would act, not show. */
@@ -113,16 +199,20 @@ row_cells (const NearbyService *s, GPtrArray *pins, char *cells[N_COLUMNS])
   cells[COL_KEY] = g_strdup (code);
   cells[COL_BRANCH] = nearby_untrusted_escape (s->branch);
   cells[COL_HEAD] = nearby_untrusted_escape (head);
+  cells[COL_AGE] = age_of (s->date);
+  cells[COL_SUBJECT] = subject_cell (s->subject);
   cells[COL_URL] = nearby_untrusted_escape (s->url);
   /* Remote names are the user's own. */
   cells[COL_PINNED] = remotes->len > 1 ? g_strjoinv (",", (char **) remotes->pdata) : g_strdup ("");
 }
 
+/* One table; inside a project, its branches first, then a blank line and
+ * the rest (@first_others: the index of the first of the rest). */
 static void
-print_table (GPtrArray *services, GPtrArray *pins)
+print_table (GPtrArray *services, GPtrArray *pins, guint first_others)
 {
   const char *headers[N_COLUMNS]
-      = { "NAME", "HOST", "OWNER", "KEY", "BRANCH", "HEAD", "URL", "PINNED" };
+      = { "NAME", "HOST", "OWNER", "KEY", "BRANCH", "HEAD", "AGE", "SUBJECT", "URL", "PINNED" };
   /* The PINNED column only in a repository with pinned remotes. */
   guint columns = pins->len > 0 ? N_COLUMNS : COL_PINNED;
   glong widths[N_COLUMNS] = { 0 };
@@ -146,6 +236,8 @@ print_table (GPtrArray *services, GPtrArray *pins)
     {
       char **cells = rows->pdata[i];
 
+      if (i == first_others && i > 0)
+        putchar ('\n');
       for (guint c = 0; c < columns; c++)
         print_cell (cells[c], c + 1 < columns ? widths[c] + 2 : 0);
       putchar ('\n');
@@ -156,6 +248,9 @@ typedef struct
 {
   gboolean json;
   GPtrArray *pins;
+  GHashTable *roots;
+  gboolean in_repository;
+  gboolean only_project;
 } WatchOptions;
 
 static void
@@ -166,11 +261,17 @@ on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
                      : event == NEARBY_BROWSE_CHANGED ? "changed"
                                                       : "vanished";
 
+  /* A branch whose record changes its root leaves or joins the project;
+   * --project shows its events either way while it was shown (vanished
+   * has no record to go by). */
+  if (options->only_project && event != NEARBY_BROWSE_VANISHED && !in_project (options->roots, s))
+    return;
+
   if (options->json)
     {
       g_autoptr (GString) out = g_string_new (NULL);
 
-      print_json_object (out, s, word, options->pins);
+      print_json_object (out, s, word, options->pins, options->roots, options->in_repository);
       printf ("%s\n", out->str);
     }
   else
@@ -195,10 +296,38 @@ on_interrupt (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* This project's services first (keeping the order by name and host), or
+ * only those with @only; returns where the others start. */
+static guint
+project_first (GPtrArray *services, GHashTable *roots, gboolean only)
+{
+  g_autoptr (GPtrArray) others = g_ptr_array_new ();
+  guint k = 0, first_others;
+
+  for (guint i = 0; i < services->len; i++)
+    {
+      if (in_project (roots, services->pdata[i]))
+        services->pdata[k++] = services->pdata[i];
+      else if (only)
+        nearby_service_free (services->pdata[i]);
+      else
+        g_ptr_array_add (others, services->pdata[i]);
+    }
+  first_others = k;
+  for (guint i = 0; i < others->len; i++)
+    services->pdata[k++] = others->pdata[i];
+  /* The pointers moved, none freed twice. */
+  services->len = k;
+  return first_others;
+}
+
 gboolean
 nearby_cmd_browse (int argc, char **argv, GError **error)
 {
-  gboolean json = FALSE, watch = FALSE;
+  gboolean json = FALSE, watch = FALSE, project = FALSE;
+  g_autoptr (GSubprocess) roots_child = NULL;
+  g_autoptr (GHashTable) roots = NULL;
+  guint first_others;
   double timeout = NAN; /* not given */
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GPtrArray) services = NULL;
@@ -213,6 +342,8 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
             "Keep watching: print branches as they appear, change and vanish", NULL },
           { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
             "Wait at most SECONDS (default 5; with --watch, no limit)", "SECONDS" },
+          { "project", 'p', 0, G_OPTION_ARG_NONE, &project,
+            "Only the branches of this project (the current repository's root commits)", NULL },
           { NULL } };
 
   context = g_option_context_new (NULL);
@@ -223,7 +354,7 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
   if (argc > 1)
     {
       g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                           "usage: git nearby browse [--json] [--watch] [--timeout SECONDS]");
+                           "usage: git nearby browse [--json] [--watch] [--project] [--timeout SECONDS]");
       return FALSE;
     }
   if (isnan (timeout))
@@ -238,8 +369,24 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
 
   /* Outside a repository: none, and no marks. */
   pins = nearby_pins_of_repository ();
+  roots_child = start_roots ();
+  if (watch)
+    {
+      /* Events name their project from the start. */
+      roots = finish_roots (roots_child);
+      g_clear_object (&roots_child);
+    }
+  if (project && roots == NULL && (watch || roots_child == NULL))
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "--project: not in a repository with commits; run it inside the project");
+      return FALSE;
+    }
   options.json = json;
   options.pins = pins;
+  options.roots = roots;
+  options.in_repository = roots != NULL;
+  options.only_project = project;
   if (watch)
     {
       g_unix_signal_add (SIGINT, on_interrupt, cancellable);
@@ -251,6 +398,15 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
     return FALSE;
   if (watch)
     return TRUE;
+  if (roots_child != NULL)
+    roots = finish_roots (roots_child);
+  if (project && roots == NULL)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "--project: not in a repository with commits; run it inside the project");
+      return FALSE;
+    }
+  first_others = project_first (services, roots, project);
 
   if (json)
     {
@@ -259,15 +415,16 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
       for (guint i = 0; i < services->len; i++)
         {
           g_string_append (out, i == 0 ? "\n  " : ",\n  ");
-          print_json_object (out, services->pdata[i], NULL, pins);
+          print_json_object (out, services->pdata[i], NULL, pins, roots, roots != NULL);
         }
       g_string_append (out, services->len > 0 ? "\n]\n" : "]\n");
       fputs (out->str, stdout);
     }
   else if (services->len == 0)
-    printf ("No branch is advertised nearby.\n");
+    printf (project ? "No branch of this project is advertised nearby.\n"
+                    : "No branch is advertised nearby.\n");
   else
-    print_table (services, pins);
+    print_table (services, pins, first_others);
   return TRUE;
 }
 

@@ -181,7 +181,7 @@ txt_for (NearbyPublisher *self, NearbyBranch *branch, git_oid *tip, gboolean *un
   g_auto (NearbyUploadTarget) target = { 0 };
   g_autoptr (git_commit) commit = NULL;
   g_autofree char *path = nearby_name_to_path (branch->name);
-  char head[GIT_OID_HEXSZ + 1], root[GIT_OID_HEXSZ + 1];
+  char head[GIT_OID_HEXSZ + 1], root[GIT_OID_HEXSZ + 1], date[24];
   NearbyTxt txt = {
     .name = branch->name,
     .path = path,
@@ -204,7 +204,12 @@ txt_for (NearbyPublisher *self, NearbyBranch *branch, git_oid *tip, gboolean *un
       /* The subject that people choose by when two offer the same name;
        * nearby_txt_encode() cuts it to fit. */
       if (git_commit_lookup (&commit, target.repo, &target.tip) == 0)
-        txt.subject = (char *) git_commit_summary (commit);
+        {
+          txt.subject = (char *) git_commit_summary (commit);
+          /* Its age, for people choosing between branches. */
+          g_snprintf (date, sizeof date, "%" G_GINT64_FORMAT, (gint64) MAX (git_commit_time (commit), 0));
+          txt.date = date;
+        }
       if (nearby_branch_root_commit (branch, &target.tip, &root_oid))
         {
           git_oid_tostr (root, sizeof root, &root_oid);

@@ -18,6 +18,7 @@ nearby_txt_clear (NearbyTxt *txt)
   g_clear_pointer (&txt->key, g_free);
   g_clear_pointer (&txt->owner, g_free);
   g_clear_pointer (&txt->subject, g_free);
+  g_clear_pointer (&txt->date, g_free);
 }
 
 /* @s made valid UTF-8 and cut on a character boundary to at most @max
@@ -117,6 +118,7 @@ nearby_txt_encode (const NearbyTxt *txt, GError **error)
   g_strv_builder_addv (builder, (const char **) required);
   add_if_room (builder, &total, "head", txt->head);
   add_if_room (builder, &total, "repo", txt->repo);
+  add_if_room (builder, &total, "date", txt->date);
   add_cut_pair (builder, &total, "owner", txt->owner, NEARBY_TXT_OWNER_MAX_BYTES);
   add_cut_pair (builder, &total, "subject", txt->subject, NEARBY_TXT_SUBJECT_MAX_BYTES);
   strings = g_strv_builder_end (builder);
@@ -130,6 +132,20 @@ is_hex_id (const char *s)
     return FALSE;
   for (; *s != '\0'; s++)
     if (!g_ascii_isxdigit (*s) || g_ascii_isupper (*s))
+      return FALSE;
+  return TRUE;
+}
+
+/* 1 to 12 digits: seconds since 1970, until the year 33658. */
+static gboolean
+is_date (const char *s)
+{
+  gsize len = strlen (s);
+
+  if (len == 0 || len > 12)
+    return FALSE;
+  for (; *s != '\0'; s++)
+    if (!g_ascii_isdigit (*s))
       return FALSE;
   return TRUE;
 }
@@ -167,6 +183,8 @@ nearby_txt_decode (const char *const *strings, NearbyTxt *txt, GError **error)
         field = &txt->owner;
       else if (strcmp (key, "subject") == 0)
         field = &txt->subject;
+      else if (strcmp (key, "date") == 0)
+        field = &txt->date;
       /* The first of repeated keys counts (RFC 6763 §6.4). */
       if (field != NULL && *field == NULL)
         *field = g_strdup (eq + 1);
@@ -221,6 +239,8 @@ nearby_txt_decode (const char *const *strings, NearbyTxt *txt, GError **error)
     g_clear_pointer (&txt->repo, g_free);
   if (txt->key != NULL && !nearby_key_is_valid (txt->key))
     g_clear_pointer (&txt->key, g_free);
+  if (txt->date != NULL && !is_date (txt->date))
+    g_clear_pointer (&txt->date, g_free);
   {
     char *owner = cut_utf8 (txt->owner, NEARBY_TXT_OWNER_MAX_BYTES);
     char *subject = cut_utf8 (txt->subject, NEARBY_TXT_SUBJECT_MAX_BYTES);

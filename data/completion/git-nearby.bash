@@ -21,7 +21,7 @@ _git_nearby ()
 		--branch|-b) __gitcomp_nl "$(__git_heads)" ;;
 		esac ;;
 	browse,--*)
-		__gitcomp "--json --watch --timeout= --help" ;;
+		__gitcomp "--json --watch --project --timeout= --help" ;;
 	resolve,--*)
 		__gitcomp "--timeout= --help" ;;
 	id,--*)

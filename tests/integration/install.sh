@@ -23,7 +23,7 @@ complete_words () { # complete_words WORD...: what git's completion offers for t
     __git_wrap__git_main; echo "${COMPREPLY[*]}"' _ "$comp" "$@"
 }
 check_eq "git nearby <TAB> completes subcommands" "advertise" "$(complete_words git nearby adv | xargs)"
-check_eq "git nearby browse --<TAB> completes its options" "--json --watch --timeout= --help" "$(complete_words git nearby browse -- | xargs)"
+check_eq "git nearby browse --<TAB> completes its options" "--json --watch --project --timeout= --help" "$(complete_words git nearby browse -- | xargs)"
 
 export PATH="$(dirname "$bin"):${PATH#"$NEARBY_BUILD_DIR/client:"}"
 check_eq "git finds the installed git-nearby" "$bin" "$(command -v git-nearby)"

@@ -71,7 +71,7 @@ check "bob sees mallory's crafted branch" wait_until 8 visible_on bob evil
 on bob git nearby browse > "$T/table" 2>&1
 check_eq "the browse table holds no raw control character" 0 "$(raw_controls "$T/table")"
 check_contains "the escape shows as text, on one row" \
-  'evil              mallory  -      -          x\x1B[2J\x1B]0;owned\x07\x0D\x0Afake  row\x9B31m  -        http://10.77.0.3:9/evil' "$(cat "$T/table")"
+  'evil              mallory  -      -          x\x1B[2J\x1B]0;owned\x07\x0D\x0Afake  row\x9B31m  -        -    -                 http://10.77.0.3:9/evil' "$(cat "$T/table")"
 check_eq "and the table has a header and two rows" 3 "$(wc -l < "$T/table")"
 on bob timeout 10 git nearby browse --watch --timeout 3 > "$T/watch" 2>&1
 check_eq "--watch prints no raw control character" 0 "$(raw_controls "$T/watch")"

@@ -15,6 +15,11 @@ for tool in ip unshare nsenter avahi-daemon dbus-daemon; do
   command -v "$tool" >/dev/null || { echo "Bail out! the lan suite needs $tool"; exit 1; }
 done
 
+# Outside any repository (the build directory may be inside this one's
+# checkout), so that browse has no project of its own unless a test cd's
+# into one.
+cd "$T" || exit 1
+
 LAN="nb$$"
 HOSTS=""
 declare -A HOSTPID

@@ -20,10 +20,11 @@ check "bob's browse lists alice's branch" wait_until 5 visible_on bob myproj/fix
 line=$(browse_on bob | grep -F '"name": "myproj/fix-login"')
 KEY=$(pin_seen_from bob 10.77.0.1 "$PORT")
 check_eq "with alice's address, port, branch, head, root commit, key, owner and subject" \
-  "{\"name\": \"myproj/fix-login\", \"host\": \"alice\", \"address\": \"10.77.0.1\", \"port\": $PORT, \"url\": \"http://10.77.0.1:$PORT/myproj/fix-login\", \"branch\": \"fix-login\", \"head\": \"$(rev "$T/alice/srv/myproj" fix-login)\", \"repo\": \"$(rev "$T/alice/srv/myproj" main~2)\", \"key\": \"$KEY\", \"owner\": \"Alice\", \"subject\": \"$(git -C "$T/alice/srv/myproj" log -1 --format=%s fix-login)\", \"pinned\": []}" "$line"
+  "{\"name\": \"myproj/fix-login\", \"host\": \"alice\", \"address\": \"10.77.0.1\", \"port\": $PORT, \"url\": \"http://10.77.0.1:$PORT/myproj/fix-login\", \"branch\": \"fix-login\", \"head\": \"$(rev "$T/alice/srv/myproj" fix-login)\", \"repo\": \"$(rev "$T/alice/srv/myproj" main~2)\", \"key\": \"$KEY\", \"owner\": \"Alice\", \"subject\": \"$(git -C "$T/alice/srv/myproj" log -1 --format=%s fix-login)\", \"date\": $(git -C "$T/alice/srv/myproj" log -1 --format=%ct fix-login), \"project\": null, \"pinned\": []}" "$line"
 table=$(on bob git nearby browse)
-check_contains "the table has a header" "NAME              HOST   OWNER  KEY        BRANCH     HEAD     URL" "$table"
-check_contains "and a row for the branch" "myproj/fix-login  alice  Alice  $(short_code "$KEY")  fix-login  $(rev "$T/alice/srv/myproj" fix-login | cut -c1-7)  http://10.77.0.1:$PORT/myproj/fix-login" "$table"
+SUBJECT=$(git -C "$T/alice/srv/myproj" log -1 --format=%s fix-login)
+check_contains "the table has a header" "NAME              HOST   OWNER  KEY        BRANCH     HEAD     AGE  SUBJECT           URL" "$table"
+check_contains "and a row for the branch" "myproj/fix-login  alice  Alice  $(short_code "$KEY")  fix-login  $(rev "$T/alice/srv/myproj" fix-login | cut -c1-7)  now  $SUBJECT  http://10.77.0.1:$PORT/myproj/fix-login" "$table"
 
 check_eq "resolve prints the URL" "http://10.77.0.1:$PORT/myproj/fix-login" "$(on bob git nearby resolve myproj/fix-login)"
 check_eq "resolve finds a unique name by its end" "http://10.77.0.1:$PORT/myproj/fix-login" "$(on bob git nearby resolve fix-login)"

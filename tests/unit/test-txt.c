@@ -329,6 +329,33 @@ test_json_string (void)
     }
 }
 
+/* The head's commit time: kept when it is a number of seconds, dropped
+ * otherwise (it is only shown, as an age). */
+static void
+test_date (void)
+{
+  NearbyTxt in = { .name = "a/b", .path = "/a/b", .ref = "refs/heads/b", .head = HEAD,
+                   .repo = ROOT, .date = "1764680000" };
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) strings = nearby_txt_encode (&in, &error);
+  g_auto (NearbyTxt) out = { 0 };
+  const char *bad[] = { "", "-5", "12a", "1234567890123", " 12", "0x10" };
+
+  g_assert_no_error (error);
+  g_assert_true (g_strv_contains ((const char *const *) strings, "date=1764680000"));
+  g_assert_true (nearby_txt_decode ((const char *const *) strings, &out, &error));
+  g_assert_cmpstr (out.date, ==, "1764680000");
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *pair = g_strconcat ("date=", bad[i], NULL);
+      const char *record[] = { "txtvers=1", "name=a/b", "path=/a/b", pair, NULL };
+      g_auto (NearbyTxt) decoded = { 0 };
+
+      g_assert_true (nearby_txt_decode (record, &decoded, &error));
+      g_assert_null (decoded.date);
+    }
+}
+
 static void
 test_decode_lenient (void)
 {
@@ -348,6 +375,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/txt/round-trip", test_round_trip);
+  g_test_add_func ("/txt/date", test_date);
   g_test_add_func ("/txt/identity-keys", test_identity_keys);
   g_test_add_func ("/txt/unknown-keys", test_unknown_keys);
   g_test_add_func ("/txt/cut-to-fit", test_cut_to_fit);
