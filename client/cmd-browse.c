@@ -13,6 +13,7 @@
 #include "name.h"
 #include "nearby-error.h"
 #include "pins.h"
+#include "project.h"
 #include "untrusted.h"
 #include "url.h"
 
@@ -35,49 +36,6 @@ pinned_remotes (GPtrArray *pins, const NearbyService *s)
         g_ptr_array_add (remotes, pin->remote);
     }
   return remotes;
-}
-
-/* ---- this project: the root commits of the current repository ---- */
-
-/* `git rev-list --max-parents=0 HEAD`, started before the browse and read
- * after it, so that a long history costs no wait of its own. NULL outside
- * a repository. */
-static GSubprocess *
-start_roots (void)
-{
-  const char *argv[] = { "git", "rev-list", "--max-parents=0", "HEAD", NULL };
-
-  return g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                            NULL);
-}
-
-/* The root commits of HEAD's history, as a set; NULL outside a repository
- * (or with no commits): then there is no "this project". */
-static GHashTable *
-finish_roots (GSubprocess *child)
-{
-  g_autofree char *out = NULL;
-  g_auto (GStrv) lines = NULL;
-  GHashTable *roots;
-
-  if (child == NULL || !g_subprocess_communicate_utf8 (child, NULL, NULL, &out, NULL, NULL)
-      || !g_subprocess_get_if_exited (child) || g_subprocess_get_exit_status (child) != 0)
-    return NULL;
-  roots = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  lines = g_strsplit (out, "\n", -1);
-  for (char **line = lines; *line != NULL; line++)
-    if (**line != '\0')
-      g_hash_table_add (roots, g_strdup (*line));
-  if (g_hash_table_size (roots) == 0)
-    g_clear_pointer (&roots, g_hash_table_unref);
-  return roots;
-}
-
-/* Whether @s is a branch of this project: its root commit is one of ours. */
-static gboolean
-in_project (GHashTable *roots, const NearbyService *s)
-{
-  return roots != NULL && s->repo != NULL && g_hash_table_contains (roots, s->repo);
 }
 
 /* "5 min", "3 h", "2 d": how long ago @date was; "-" when not known. */
@@ -135,7 +93,7 @@ print_json_object (GString *out, const NearbyService *s, const char *event, GPtr
     g_string_append (out, ", \"date\": null");
   /* null outside a repository: there is no project to be in */
   g_string_append_printf (out, ", \"project\": %s",
-                          !in_repository ? "null" : in_project (roots, s) ? "true" : "false");
+                          !in_repository ? "null" : nearby_project_has (roots, s) ? "true" : "false");
   g_string_append (out, ", \"pinned\": [");
   for (guint i = 0; i < remotes->len; i++)
     {
@@ -264,7 +222,7 @@ on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
   /* A branch whose record changes its root leaves or joins the project;
    * --project shows its events either way while it was shown (vanished
    * has no record to go by). */
-  if (options->only_project && event != NEARBY_BROWSE_VANISHED && !in_project (options->roots, s))
+  if (options->only_project && event != NEARBY_BROWSE_VANISHED && !nearby_project_has (options->roots, s))
     return;
 
   if (options->json)
@@ -306,7 +264,7 @@ project_first (GPtrArray *services, GHashTable *roots, gboolean only)
 
   for (guint i = 0; i < services->len; i++)
     {
-      if (in_project (roots, services->pdata[i]))
+      if (nearby_project_has (roots, services->pdata[i]))
         services->pdata[k++] = services->pdata[i];
       else if (only)
         nearby_service_free (services->pdata[i]);
@@ -369,11 +327,11 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
 
   /* Outside a repository: none, and no marks. */
   pins = nearby_pins_of_repository ();
-  roots_child = start_roots ();
+  roots_child = nearby_project_roots_start ();
   if (watch)
     {
       /* Events name their project from the start. */
-      roots = finish_roots (roots_child);
+      roots = nearby_project_roots_finish (roots_child);
       g_clear_object (&roots_child);
     }
   if (project && roots == NULL && (watch || roots_child == NULL))
@@ -399,7 +357,7 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
   if (watch)
     return TRUE;
   if (roots_child != NULL)
-    roots = finish_roots (roots_child);
+    roots = nearby_project_roots_finish (roots_child);
   if (project && roots == NULL)
     {
       g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,

@@ -14,6 +14,7 @@ gboolean nearby_cmd_serve (int argc, char **argv, GError **error);
 gboolean nearby_cmd_browse (int argc, char **argv, GError **error);
 gboolean nearby_cmd_resolve (int argc, char **argv, GError **error);
 gboolean nearby_cmd_id (int argc, char **argv, GError **error);
+gboolean nearby_cmd_fetch (int argc, char **argv, GError **error);
 
 /* Parses @argv with @context; "--help" prints and exits 0, as with git. */
 gboolean nearby_cmd_parse (GOptionContext *context, int *argc, char ***argv, GError **error);

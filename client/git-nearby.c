@@ -25,6 +25,7 @@ static const NearbyCommand commands[] = {
   { "status", "List this repository's advertised branches", nearby_cmd_status },
   { "browse", "List the branches advertised nearby", nearby_cmd_browse },
   { "resolve", "Print the URL of a branch advertised nearby", nearby_cmd_resolve },
+  { "fetch", "Fetch everyone's branches of this project", nearby_cmd_fetch },
   { "id", "Show this server's key, owner and clone lines", nearby_cmd_id },
 };
 

@@ -2,7 +2,7 @@
 
 _git_nearby ()
 {
-	local subcommands="serve advertise unadvertise status browse resolve id"
+	local subcommands="serve advertise unadvertise status browse resolve fetch id"
 	local subcommand
 	subcommand="$(__git_find_on_cmdline "$subcommands")"
 	if [ -z "$subcommand" ]; then
@@ -24,6 +24,8 @@ _git_nearby ()
 		__gitcomp "--json --watch --project --timeout= --help" ;;
 	resolve,--*)
 		__gitcomp "--timeout= --help" ;;
+	fetch,--*)
+		__gitcomp "--prune --timeout= --help" ;;
 	id,--*)
 		__gitcomp "--help" ;;
 	resolve,*)

@@ -73,4 +73,34 @@ git -C "$T/carol/srv/webapp" branch dark-2 dark-mode
 check "and a new branch of it" wait_until 10 grep -q '"carol/webapp-dark-2"' "$T/watch.json"
 check_not_contains "but none of the other project's" '"tool/' "$(cat "$T/watch.json")"
 kill "$WATCH" 2>/dev/null; wait "$WATCH" 2>/dev/null
+
+# git nearby fetch: everyone's branches of this project, by owner.
+check "carol's new branch is visible" wait_until 10 visible_on bob carol/webapp-dark-2
+out=$(cd "$T/bob/webapp" && on bob git nearby fetch 2>&1); rc=$?
+check_contains "git nearby fetch fetches this project's branches, and says what was new" \
+  "git nearby fetch: 3 branches of this project nearby: 3 new, 0 updated, 0 up to date" "$out"
+check_eq "(exit 0)" 0 "$rc"
+refs=$(git -C "$T/bob/webapp" for-each-ref --format='%(refname) %(objectname)' refs/remotes/nearby/)
+check_eq "into refs/remotes/nearby/OWNER/NAME, with the right tips" \
+  "refs/remotes/nearby/Alice/webapp/main $(rev "$T/alice/srv/webapp" main)
+refs/remotes/nearby/Carol/carol/webapp-dark $DARK
+refs/remotes/nearby/Carol/carol/webapp-dark-2 $DARK" "$refs"
+check_contains "and git log --all shows everyone's work" "Dark mode for the login page" \
+  "$(git -C "$T/bob/webapp" log --all --format=%s)"
+echo more >> "$T/alice/srv/webapp/file.txt"
+git -C "$T/alice/srv/webapp" commit -q -am "More from Alice"
+check "alice's new commit is announced" wait_until 10 visible_on bob webapp/main "$(rev "$T/alice/srv/webapp" main)"
+out=$(cd "$T/bob/webapp" && on bob git nearby fetch 2>&1)
+check_contains "a second fetch: one updated, the rest up to date" \
+  "3 branches of this project nearby: 0 new, 1 updated, 2 up to date" "$out"
+check_eq "alice's ref follows" "$(rev "$T/alice/srv/webapp" main)" "$(git -C "$T/bob/webapp" rev-parse refs/remotes/nearby/Alice/webapp/main)"
+(cd "$T/carol/srv/webapp" && on carol git nearby unadvertise carol/webapp-dark-2 >/dev/null)
+check "carol's branch is withdrawn" wait_until 10 invisible_on bob carol/webapp-dark-2
+out=$(cd "$T/bob/webapp" && on bob git nearby fetch --prune 2>&1)
+check_contains "--prune drops the branch that is gone" "Pruned refs/remotes/nearby/Carol/carol/webapp-dark-2" "$out"
+check_contains "and counts it" "2 branches of this project nearby: 0 new, 0 updated, 2 up to date; 1 pruned" "$out"
+check "the ref is gone" eval "! git -C '$T/bob/webapp' rev-parse -q --verify refs/remotes/nearby/Carol/carol/webapp-dark-2"
+out=$(on bob git nearby fetch 2>&1); rc=$?
+check_eq "outside a repository it says where to run it" \
+  "1:git nearby: not in a repository with commits; run git nearby fetch inside the project" "$rc:$out"
 done_testing

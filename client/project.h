@@ -1,0 +1,23 @@
+/* git-nearby: "this project" — the branches advertised nearby that share a
+ * root commit with the current repository's HEAD (TXT repo=). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "browser.h"
+
+G_BEGIN_DECLS
+
+/* Starts `git rev-list --max-parents=0 HEAD` in the current directory, to
+ * be read after a browse, so that a long history costs no wait of its own.
+ * NULL if it cannot be started. */
+GSubprocess *nearby_project_roots_start (void);
+
+/* The root commits it printed, as a set; NULL outside a repository or one
+ * with no commits: then there is no "this project". */
+GHashTable *nearby_project_roots_finish (GSubprocess *child);
+
+/* Whether @s is a branch of the project whose roots are @roots. */
+gboolean nearby_project_has (GHashTable *roots, const NearbyService *s);
+
+G_END_DECLS
