@@ -17,28 +17,6 @@
 
 #define REFS_PREFIX "refs/remotes/nearby/"
 
-/* @text as one ref name component: ASCII letters, digits, '.', '_' and '-'
- * kept, runs of anything else one '-', no '.' or '-' at either end. The
- * owner is text anyone may announce: it must not steer where a ref goes. */
-static char *
-ref_component (const char *text)
-{
-  GString *out = g_string_new (NULL);
-
-  for (const char *p = text != NULL ? text : ""; *p != '\0'; p++)
-    {
-      char c = *p;
-
-      if (g_ascii_isalnum (c) || c == '_' || (c == '.' && out->len > 0 && out->str[out->len - 1] != '.'))
-        g_string_append_c (out, c);
-      else if (out->len > 0 && out->str[out->len - 1] != '-')
-        g_string_append_c (out, '-');
-    }
-  while (out->len > 0 && (out->str[out->len - 1] == '-' || out->str[out->len - 1] == '.'))
-    g_string_truncate (out, out->len - 1);
-  return g_string_free (out, FALSE);
-}
-
 static gboolean
 ref_name_is_valid (const char *ref)
 {
@@ -180,7 +158,7 @@ nearby_cmd_fetch (int argc, char **argv, GError **error)
   for (guint i = 0; i < services->len; i++)
     {
       NearbyService *s = services->pdata[i];
-      g_autofree char *owner = ref_component (s->owner != NULL ? s->owner : s->host);
+      g_autofree char *owner = nearby_project_ref_component (s->owner != NULL ? s->owner : s->host);
       g_autofree char *ref = NULL;
       Wanted *w;
 

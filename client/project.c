@@ -34,3 +34,34 @@ nearby_project_has (GHashTable *roots, const NearbyService *s)
 {
   return roots != NULL && s->repo != NULL && g_hash_table_contains (roots, s->repo);
 }
+
+/* @text as one ref name component: ASCII letters, digits, '.', '_' and '-'
+ * kept, runs of anything else one '-', no '.' or '-' at either end. The
+ * owner is text anyone may announce: it must not steer where a ref goes. */
+char *
+nearby_project_ref_component (const char *text)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = text != NULL ? text : ""; *p != '\0'; p++)
+    {
+      char c = *p;
+
+      if (g_ascii_isalnum (c) || c == '_')
+        g_string_append_c (out, c);
+      else if (c == '.')
+        {
+          /* Never "..", never a leading '.' */
+          if (out->len > 0 && out->str[out->len - 1] != '.')
+            g_string_append_c (out, c);
+        }
+      else if (out->len > 0 && out->str[out->len - 1] != '-')
+        g_string_append_c (out, '-');
+    }
+  while (out->len > 0 && (out->str[out->len - 1] == '-' || out->str[out->len - 1] == '.'))
+    g_string_truncate (out, out->len - 1);
+  /* git takes no component ending in ".lock". */
+  if (g_str_has_suffix (out->str, ".lock"))
+    out->str[out->len - 5] = '-';
+  return g_string_free (out, FALSE);
+}

@@ -20,4 +20,10 @@ GHashTable *nearby_project_roots_finish (GSubprocess *child);
 /* Whether @s is a branch of the project whose roots are @roots. */
 gboolean nearby_project_has (GHashTable *roots, const NearbyService *s);
 
+/* @text (an owner's name: anyone may announce anything) as one ref name
+ * component: ASCII letters, digits, '.', '_' and '-' kept, runs of
+ * anything else one '-', no "..", no '.' or '-' at either end, no ".lock"
+ * at the end; "" when nothing is left. */
+char *nearby_project_ref_component (const char *text);
+
 G_END_DECLS

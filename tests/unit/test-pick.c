@@ -3,6 +3,7 @@
 #include "browser-private.h"
 #include "browser.h"
 #include "nearby-error.h"
+#include "project.h"
 
 static void
 add (GPtrArray *services, const char *name, const char *host)
@@ -458,6 +459,40 @@ test_merge_key (void)
   g_assert_cmpstr (a, !=, f);
 }
 
+/* An owner's name decides where `git nearby fetch` writes: it must stay one
+ * safe component whatever is announced. */
+static void
+test_ref_component (void)
+{
+  const struct
+  {
+    const char *owner;
+    const char *component;
+  } cases[] = {
+    { "Alice", "Alice" },
+    { "Alice Smith", "Alice-Smith" },
+    { "../../heads/main", "heads-main" },
+    { "a..b", "a.b" },
+    { ".hidden", "hidden" },
+    { "x.lock", "x-lock" },
+    { "-dash-", "dash" },
+    { "refs/heads/x", "refs-heads-x" },
+    { "\x1b[31mred", "31mred" },
+    { "Zo\xc3\xab", "Zo" },
+    { "@{-1}", "1" },
+    { "", "" },
+    { "   ", "" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *got = nearby_project_ref_component (cases[i].owner);
+
+      g_assert_cmpstr (got, ==, cases[i].component);
+      g_assert_null (strchr (got, '/'));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -477,5 +512,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pick/pinned-absent", test_pinned_absent);
   g_test_add_func ("/pick/key-changed", test_key_changed);
   g_test_add_func ("/pick/merge-key", test_merge_key);
+  g_test_add_func ("/project/ref-component", test_ref_component);
   return g_test_run ();
 }
