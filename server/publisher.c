@@ -182,6 +182,7 @@ txt_for (NearbyPublisher *self, NearbyBranch *branch, git_oid *tip, gboolean *un
   g_autoptr (git_commit) commit = NULL;
   g_autofree char *path = nearby_name_to_path (branch->name);
   char head[GIT_OID_HEXSZ + 1], root[GIT_OID_HEXSZ + 1], date[24];
+  g_autofree char *subject = NULL;
   NearbyTxt txt = {
     .name = branch->name,
     .path = path,
@@ -205,7 +206,8 @@ txt_for (NearbyPublisher *self, NearbyBranch *branch, git_oid *tip, gboolean *un
        * nearby_txt_encode() cuts it to fit. */
       if (git_commit_lookup (&commit, target.repo, &target.tip) == 0)
         {
-          txt.subject = (char *) git_commit_summary (commit);
+          subject = nearby_commit_text_utf8 (commit, git_commit_summary (commit));
+          txt.subject = subject;
           /* Its age, for people choosing between branches. */
           g_snprintf (date, sizeof date, "%" G_GINT64_FORMAT, (gint64) MAX (git_commit_time (commit), 0));
           txt.date = date;

@@ -46,7 +46,7 @@ branch_info (NearbyBranch *branch, const char *base_url, BranchInfo *info)
       return TRUE;
     }
   git_oid_tostr (info->hex, sizeof info->hex, &target.tip);
-  info->subject = g_strdup (git_commit_summary (commit) != NULL ? git_commit_summary (commit) : "");
+  info->subject = nearby_commit_text_utf8 (commit, git_commit_summary (commit));
   info->time = git_commit_time (commit);
   return TRUE;
 }
@@ -262,19 +262,23 @@ nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, cons
       if (git_revwalk_new (&walk, nearby_branch_git (branch)) == 0
           && git_oid_fromstr (&oid, info.hex) == 0 && git_revwalk_push (walk, &oid) == 0)
         {
-          git_revwalk_sorting (walk, GIT_SORT_TIME);
+          /* As git log shows them: no commit before its children. */
+          git_revwalk_sorting (walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
           while (n++ < RECENT_COMMITS && git_revwalk_next (&oid, walk) == 0)
             {
               g_autoptr (git_commit) commit = NULL;
               g_autofree char *subject = NULL;
               g_autofree char *author = NULL;
+              g_autofree char *subject_utf8 = NULL;
+              g_autofree char *author_utf8 = NULL;
               g_autofree char *when = NULL;
 
               if (git_commit_lookup (&commit, nearby_branch_git (branch), &oid) < 0)
                 break;
-              subject = g_markup_escape_text (
-                  git_commit_summary (commit) ? git_commit_summary (commit) : "", -1);
-              author = g_markup_escape_text (git_commit_author (commit)->name, -1);
+              subject_utf8 = nearby_commit_text_utf8 (commit, git_commit_summary (commit));
+              author_utf8 = nearby_commit_text_utf8 (commit, git_commit_author (commit)->name);
+              subject = g_markup_escape_text (subject_utf8, -1);
+              author = g_markup_escape_text (author_utf8, -1);
               when = age (git_commit_time (commit));
               g_string_append_printf (out,
                                       "<tr><td><code>%.7s</code></td><td>%s</td><td>%s</td>"

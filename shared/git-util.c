@@ -102,3 +102,22 @@ nearby_oid_equal (gconstpointer a, gconstpointer b)
 {
   return git_oid_equal (a, b);
 }
+
+char *
+nearby_commit_text_utf8 (git_commit *commit, const char *text)
+{
+  const char *encoding = git_commit_message_encoding (commit);
+
+  if (text == NULL)
+    return g_strdup ("");
+  if (encoding != NULL && g_ascii_strcasecmp (encoding, "UTF-8") != 0
+      && g_ascii_strcasecmp (encoding, "UTF8") != 0)
+    {
+      char *converted = g_convert (text, -1, "UTF-8", encoding, NULL, NULL, NULL);
+
+      if (converted != NULL && g_utf8_validate (converted, -1, NULL))
+        return converted;
+      g_free (converted);
+    }
+  return g_utf8_make_valid (text, -1);
+}

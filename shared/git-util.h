@@ -38,6 +38,12 @@ char *nearby_git_repo_name (git_repository *repo);
 /* Fills @oid from a 40-digit lower-case hex string; FALSE for anything else. */
 gboolean nearby_oid_from_hex (git_oid *oid, const char *hex, gsize len);
 
+/* @text, a field of @commit (its summary, an author's name), as valid
+ * UTF-8: converted from the commit's "encoding" header when it names
+ * another one (ISO-8859-1, say), else invalid bytes become U+FFFD. Never
+ * NULL. Text from a repository goes into JSON and HTML only so. */
+char *nearby_commit_text_utf8 (git_commit *commit, const char *text);
+
 guint nearby_oid_hash (gconstpointer oid);
 gboolean nearby_oid_equal (gconstpointer a, gconstpointer b);
 

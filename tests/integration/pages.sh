@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The pages are valid whatever a repository holds: a commit in Latin-1 (with
+# its encoding header, as git writes it with i18n.commitEncoding) is shown in
+# UTF-8, the JSON parses, the HTML is UTF-8; commits are listed as git log
+# lists them, children before parents, whatever their clocks say.
+. "$(dirname "$0")/lib.sh"
+
+R="$T/srv/latin"
+git init -q -b main "$R"
+echo a > "$R/a.txt" && git -C "$R" add a.txt
+printf 'Zo\353 fixed the caf\351\n' > "$T/msg"
+git -C "$R" -c i18n.commitEncoding=ISO-8859-1 commit -q -F "$T/msg"
+# A commit of invalid UTF-8 that says nothing of its encoding (git commit
+# would have converted it: written by hand).
+echo b > "$R/b.txt" && git -C "$R" add b.txt
+{ printf 'tree %s\nparent %s\n' "$(git -C "$R" write-tree)" "$(git -C "$R" rev-parse HEAD)"
+  printf 'author T <t@example.invalid> 1700000000 +0000\ncommitter T <t@example.invalid> 1700000000 +0000\n\n'
+  printf 'bad \377\376 bytes\n'; } > "$T/raw"
+git -C "$R" update-ref refs/heads/main "$(git -C "$R" hash-object -t commit -w "$T/raw")"
+# After a rebase the child may be older than its parent.
+echo c > "$R/c.txt" && git -C "$R" add c.txt
+GIT_COMMITTER_DATE="2020-01-02T00:00:00" git -C "$R" commit -q -m "the parent, committed later"
+echo d > "$R/d.txt" && git -C "$R" add d.txt
+GIT_COMMITTER_DATE="2020-01-01T00:00:00" git -C "$R" commit -q -m "the child, committed earlier"
+(cd "$R" && git nearby advertise >/dev/null)
+
+start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
+
+utf8 () { python3 -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' < "$1"; }
+curl -s -o "$T/list.json" "$URL/?format=json"
+check "the JSON list is valid JSON" python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$T/list.json"
+check_eq "with the head's subject" "the child, committed earlier" \
+  "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["subject"])' "$T/list.json" 2>&1)"
+curl -s -o "$T/list.html" "$URL/"
+check "the list page is UTF-8" utf8 "$T/list.html"
+curl -s -o "$T/branch.html" "$URL/latin/main"
+check "the branch page is UTF-8" utf8 "$T/branch.html"
+check_contains "the Latin-1 subject is shown converted" "Zoë fixed the café" "$(cat "$T/branch.html")"
+check_contains "invalid bytes show as U+FFFD" "bad �� bytes" "$(cat "$T/branch.html")"
+order=$(grep -o 'the [a-z]*, committed [a-z]*' "$T/branch.html" | tr '\n' '|')
+check_eq "the child comes before its parent, as in git log" \
+  "the child, committed earlier|the parent, committed later|" "$order"
+check "the server is alive" server_alive
+done_testing
