@@ -2,6 +2,7 @@
 
 #include "http-server.h"
 
+#include <net/if.h>
 #include <string.h>
 
 #include "name.h"
@@ -81,6 +82,29 @@ wants_v2 (SoupServerMessage *msg)
   return FALSE;
 }
 
+/* The zone of the interface @msg came in on, when it came to a link-local
+ * IPv6 address: "eth0"; else NULL. */
+static char *
+local_zone (SoupServerMessage *msg)
+{
+  GSocketAddress *local = soup_server_message_get_local_address (msg);
+  char name[IF_NAMESIZE] = "";
+  GInetAddress *address;
+  guint32 scope;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (local))
+    return NULL;
+  address = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local));
+  scope = g_inet_socket_address_get_scope_id (G_INET_SOCKET_ADDRESS (local));
+  if (!g_inet_address_get_is_link_local (address) || scope == 0
+      || if_indextoname (scope, name) == NULL)
+    return NULL;
+  return g_strdup (name);
+}
+
+/* "http://HOST:PORT" as the client reached us. A browser leaves the zone
+ * out of a link-local address's Host ("[fe80::1]:9419"), and such a URL is
+ * of no use on the page: the zone of the interface it came in on goes in. */
 static char *
 base_url (SoupServerMessage *msg)
 {
@@ -89,7 +113,15 @@ base_url (SoupServerMessage *msg)
   GUri *uri = soup_server_message_get_uri (msg);
 
   if (host != NULL && *host != '\0' && strpbrk (host, " \"<>/\\") == NULL)
-    return g_strconcat ("http://", host, NULL);
+    {
+      const char *close = strchr (host, ']');
+      g_autofree char *zone = NULL;
+
+      if (host[0] == '[' && close != NULL && g_ascii_strncasecmp (host + 1, "fe8", 3) == 0
+          && (zone = local_zone (msg)) != NULL)
+        return g_strdup_printf ("http://%.*s%%25%s%s", (int) (close - host), host, zone, close);
+      return g_strconcat ("http://", host, NULL);
+    }
   return g_strdup_printf ("http://%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
 }
 

@@ -138,8 +138,21 @@ nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
   g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
   GString *out = g_string_new (NULL);
 
-  page_start (out, "git-nearby");
-  g_string_append (out, "<h1>Branches shared here</h1>\n");
+  const char *host = g_get_host_name ();
+  g_autofree char *title = who->owner != NULL
+                               ? g_strdup_printf ("%s on %s — git-nearby", who->owner, host)
+                               : g_strdup_printf ("%s — git-nearby", host);
+  g_autofree char *shown_host = g_markup_escape_text (host, -1);
+
+  page_start (out, title);
+  if (who->owner != NULL)
+    {
+      g_autofree char *owner = g_markup_escape_text (who->owner, -1);
+
+      g_string_append_printf (out, "<h1>Branches %s shares from %s</h1>\n", owner, shown_host);
+    }
+  else
+    g_string_append_printf (out, "<h1>Branches shared from %s</h1>\n", shown_host);
   append_identity (out, who);
   if (branches->len == 0)
     g_string_append (out, "<p>No branch is advertised yet. In a repository under the served "

@@ -33,6 +33,8 @@ check_eq "with the head's subject" "the child, committed earlier" \
   "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["subject"])' "$T/list.json" 2>&1)"
 curl -s -o "$T/list.html" "$URL/"
 check "the list page is UTF-8" utf8 "$T/list.html"
+check_contains "its title names the owner and the host" "<title>Test User on $(hostname) — git-nearby</title>" "$(cat "$T/list.html")"
+check_contains "and so does its heading" "<h1>Branches Test User shares from $(hostname)</h1>" "$(cat "$T/list.html")"
 curl -s -o "$T/branch.html" "$URL/latin/main"
 check "the branch page is UTF-8" utf8 "$T/branch.html"
 check_contains "the Latin-1 subject is shown converted" "Zoë fixed the café" "$(cat "$T/branch.html")"

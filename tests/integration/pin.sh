@@ -138,6 +138,10 @@ if [ -n "$NETNS_ADDR" ]; then
   out=$(git clone "nearby://$OTHER_KEY@[$LL%25v0]:$PORT/$N" "$T/ll-wrong" 2>&1); rc=$?
   check_exit "and with a wrong key fails in the handshake" 128 $rc "does not match pinned public key" "$out"
   check "leaving nothing" test ! -e "$T/ll-wrong"
+  # A browser sends the Host without the zone: the page's URLs get it back.
+  page=$(curl -s -g -H "Host: [$LL]:$PORT" "http://[$LL%25v0]:$PORT/")
+  check_contains "the page reached over link-local gives clone URLs with the zone" \
+    "git clone http://[$LL%25v0]:$PORT/$N" "$page"
 else
   echo "# SKIP: no network namespace: the link-local direct form is not tried"
 fi
