@@ -135,6 +135,47 @@ listen_on (NearbyConnections *connections, char **binds, int port, GError **erro
   return TRUE;
 }
 
+/* The directories of nearby.serve (multi-valued) in the user's own git
+ * config, "~/" expanded; for --from-config, as the systemd user unit runs
+ * it. NULL with an error when there are none. */
+static GStrv
+config_roots (GError **error)
+{
+  g_autoptr (git_config) config = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  git_config_iterator *iter = NULL;
+  git_config_entry *entry;
+  g_auto (GStrv) roots = NULL;
+
+  if (git_config_open_default (&config) == 0
+      && git_config_multivar_iterator_new (&iter, config, "nearby.serve", NULL) == 0)
+    {
+      while (git_config_next (&entry, iter) == 0)
+        {
+          if (entry->value == NULL || *entry->value == '\0')
+            continue;
+          if (g_str_has_prefix (entry->value, "~/") || strcmp (entry->value, "~") == 0)
+            {
+              g_autofree char *path = g_build_filename (g_get_home_dir (), entry->value + 1, NULL);
+
+              g_strv_builder_add (builder, path);
+            }
+          else
+            g_strv_builder_add (builder, entry->value);
+        }
+      git_config_iterator_free (iter);
+    }
+  roots = g_strv_builder_end (builder);
+  if (roots[0] == NULL)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "--from-config: nearby.serve is not set; add the directories to serve "
+                           "with: git config --global --add nearby.serve ~/src");
+      return NULL;
+    }
+  return g_steal_pointer (&roots);
+}
+
 /* Each DIR, absolute and canonical; a missing one fails before anything is
  * bound, since a server that serves nothing is not what was asked for. */
 static GStrv
@@ -287,7 +328,7 @@ run (int argc, char **argv, GError **error)
   g_autofree char *port_file = NULL;
   gboolean no_publish = FALSE;
   gboolean nested = FALSE;
-  gboolean verbose = FALSE;
+  gboolean verbose = FALSE, from_config = FALSE;
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (SoupServer) http = NULL;
   g_autoptr (NearbyConnections) connections = NULL;
@@ -324,6 +365,10 @@ run (int argc, char **argv, GError **error)
           { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
             "Keep at most N connections open (default 512; 32 per client address)", "N" },
           { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
+          { "from-config", 0, 0, G_OPTION_ARG_NONE, &from_config,
+            "Serve the directories of nearby.serve in your git config (as the systemd user "
+            "unit does)",
+            NULL },
           { NULL } };
 
   nearby_connection_limits_init (&limits);
@@ -363,7 +408,27 @@ run (int argc, char **argv, GError **error)
     }
   nearby_log_init ("git nearby serve", verbose);
   nearby_git_init ();
-  if ((roots = check_roots (argc, argv, error)) == NULL)
+  if (from_config && argc > 1)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "give DIR or --from-config, not both");
+      return FALSE;
+    }
+  if (from_config)
+    {
+      g_auto (GStrv) configured = config_roots (error);
+      g_autoptr (GPtrArray) args = g_ptr_array_new ();
+
+      if (configured == NULL)
+        return FALSE;
+      g_ptr_array_add (args, argv[0]);
+      for (char **dir = configured; *dir != NULL; dir++)
+        g_ptr_array_add (args, *dir);
+      roots = check_roots (args->len, (char **) args->pdata, error);
+    }
+  else
+    roots = check_roots (argc, argv, error);
+  if (roots == NULL)
     return FALSE;
 
   /* One server per session announces: a second one refuses here, before

@@ -11,7 +11,7 @@ _git_nearby ()
 	fi
 	case "$subcommand,$cur" in
 	serve,--*)
-		__gitcomp "--port= --bind= --port-file= --no-publish --max-depth= --nested --cache-size= --max-jobs= --verbose --help" ;;
+		__gitcomp "--port= --bind= --port-file= --no-publish --max-depth= --nested --cache-size= --max-jobs= --from-config --verbose --help" ;;
 	serve,*)
 		_filedir -d ;;
 	advertise,--*|unadvertise,--*)

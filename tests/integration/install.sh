@@ -14,6 +14,19 @@ check "the page style is installed" test -f "$prefix/share/git-nearby/style.css"
 check "git-remote-nearby is installed beside git-nearby" test -x "$prefix/bin/git-remote-nearby"
 check "its man page too" test -f "$prefix/share/man/man1/git-remote-nearby.1"
 check "the D-Bus interface is installed" test -f "$prefix/share/dbus-1/interfaces/org.gitnearby.Server1.xml"
+unit="$prefix/lib/systemd/user/git-nearby.service"
+check "the systemd user unit is installed" test -f "$unit"
+check_contains "it runs the installed git-nearby with the configured directories" \
+  "ExecStart=${prefix#"$T/dest"}/bin/git-nearby serve --from-config" "$(cat "$unit")"
+if command -v systemd-analyze >/dev/null; then
+  # Verified as installed, its command pointed at the staged copy; any
+  # warning (an unknown key, say) fails it.
+  sed "s|^ExecStart=[^ ]*|ExecStart=$prefix/bin/git-nearby|" "$unit" > "$T/git-nearby.service"
+  out=$(systemd-analyze --man=no verify "$T/git-nearby.service" 2>&1); rc=$?
+  check_eq "systemd-analyze verify passes it, silently" "0:" "$rc:$out"
+else
+  not_ok "systemd-analyze is not installed here: the unit cannot be verified (apt-get install systemd)"
+fi
 comp="$prefix/share/bash-completion/completions/git-nearby"
 check "bash completion is installed where git's completion loads it" test -f "$comp"
 complete_words () { # complete_words WORD...: what git's completion offers for the last word

@@ -61,4 +61,25 @@ port=$(cat "$T/port")
 out=$(git-nearby serve --bind 127.0.0.1 --port "$port" --no-publish "$S/top" 2>&1); rc=$?
 check_exit "a port in use is a one-line error" 1 "$rc" "git nearby serve: cannot listen on 127.0.0.1 port $port:" "$out"
 check "the first server is unaffected" server_alive
+stop_server
+
+# --from-config (the systemd user unit): the directories of nearby.serve.
+out=$(git-nearby serve --from-config --port 0 2>&1); rc=$?
+check_eq "--from-config without nearby.serve says how to set it" \
+  "1:git nearby serve: --from-config: nearby.serve is not set; add the directories to serve with: git config --global --add nearby.serve ~/src" "$rc:$out"
+mkdir -p "$HOME/code"
+adv "$HOME/code/mine" mine
+git config --global --add nearby.serve "$S/a/b"
+git config --global --add nearby.serve "~/code"
+start_server --from-config || { not_ok "server starts from its config"; done_testing; exit 1; }
+check_eq "--from-config serves every nearby.serve directory, ~ expanded" "four mine three " \
+  "$(served_names | sort | tr '\n' ' ')"
+stop_server
+out=$(git-nearby serve --from-config --port 0 "$S/top" 2>&1); rc=$?
+check_eq "not both" "1:git nearby serve: give DIR or --from-config, not both" "$rc:$out"
+git config --global --add nearby.serve "$T/nowhere"
+out=$(git-nearby serve --from-config --port 0 2>&1); rc=$?
+check_eq "a configured directory that is missing fails as a DIR would" \
+  "1:git nearby serve: cannot serve '$T/nowhere': no such directory" "$rc:$out"
+git config --global --unset-all nearby.serve
 done_testing
