@@ -462,18 +462,21 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   {
     g_autoptr (NearbyBranch) branch = NULL;
     g_autoptr (GBytes) page = NULL;
+    gboolean json;
 
     if (len > 1 && path[len - 1] == '/')
       len--;
     if ((branch = lookup (catalog, msg, path + 1, len - 1)) == NULL)
       return;
     base = base_url (msg);
-    page = nearby_web_branch_html (branch, &routes->who, base);
+    json = wants_json (msg, query);
+    page = json ? nearby_web_branch_json (branch, &routes->who, base)
+                : nearby_web_branch_html (branch, &routes->who, base);
     if (page == NULL)
       respond_text (msg, SOUP_STATUS_NOT_FOUND, "git-nearby: branch '%s' is no longer here",
                     branch->name);
     else
-      respond (msg, SOUP_STATUS_OK, "text/html; charset=utf-8", page);
+      respond (msg, SOUP_STATUS_OK, json ? "application/json" : "text/html; charset=utf-8", page);
   }
 }
 

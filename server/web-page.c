@@ -241,6 +241,54 @@ nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
   return g_string_free_to_bytes (out);
 }
 
+/* One commit of a branch page, its text valid UTF-8. */
+typedef struct
+{
+  char hex[GIT_OID_HEXSZ + 1];
+  char *subject;
+  char *author;
+  gint64 time;
+} RecentCommit;
+
+static void
+recent_commit_clear (gpointer data)
+{
+  RecentCommit *c = data;
+
+  g_free (c->subject);
+  g_free (c->author);
+}
+
+/* The newest RECENT_COMMITS commits from @hex, as git log lists them: no
+ * commit before its children. */
+static GArray *
+recent_commits (NearbyBranch *branch, const char *hex)
+{
+  GArray *commits = g_array_new (FALSE, TRUE, sizeof (RecentCommit));
+  g_autoptr (git_revwalk) walk = NULL;
+  git_oid oid;
+
+  g_array_set_clear_func (commits, recent_commit_clear);
+  if (git_revwalk_new (&walk, nearby_branch_git (branch)) != 0 || git_oid_fromstr (&oid, hex) != 0
+      || git_revwalk_push (walk, &oid) != 0)
+    return commits;
+  git_revwalk_sorting (walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+  while (commits->len < RECENT_COMMITS && git_revwalk_next (&oid, walk) == 0)
+    {
+      g_autoptr (git_commit) commit = NULL;
+      RecentCommit c = { 0 };
+
+      if (git_commit_lookup (&commit, nearby_branch_git (branch), &oid) < 0)
+        break;
+      git_oid_tostr (c.hex, sizeof c.hex, &oid);
+      c.subject = nearby_commit_text_utf8 (commit, git_commit_summary (commit));
+      c.author = nearby_commit_text_utf8 (commit, git_commit_author (commit)->name);
+      c.time = git_commit_time (commit);
+      g_array_append_val (commits, c);
+    }
+  return commits;
+}
+
 GBytes *
 nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, const char *base_url)
 {
@@ -267,39 +315,66 @@ nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, cons
     g_string_append (out, "<p>No commits yet.</p>\n");
   else
     {
-      g_autoptr (git_revwalk) walk = NULL;
-      git_oid oid;
-      int n = 0;
+      g_autoptr (GArray) commits = recent_commits (branch, info.hex);
 
       g_string_append (out, "<h2>Recent commits</h2>\n<table>\n");
-      if (git_revwalk_new (&walk, nearby_branch_git (branch)) == 0
-          && git_oid_fromstr (&oid, info.hex) == 0 && git_revwalk_push (walk, &oid) == 0)
+      for (guint i = 0; i < commits->len; i++)
         {
-          /* As git log shows them: no commit before its children. */
-          git_revwalk_sorting (walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-          while (n++ < RECENT_COMMITS && git_revwalk_next (&oid, walk) == 0)
-            {
-              g_autoptr (git_commit) commit = NULL;
-              g_autofree char *subject = NULL;
-              g_autofree char *author = NULL;
-              g_autofree char *subject_utf8 = NULL;
-              g_autofree char *author_utf8 = NULL;
-              g_autofree char *when = NULL;
+          RecentCommit *c = &g_array_index (commits, RecentCommit, i);
+          g_autofree char *subject = g_markup_escape_text (c->subject, -1);
+          g_autofree char *author = g_markup_escape_text (c->author, -1);
+          g_autofree char *when = age (c->time);
 
-              if (git_commit_lookup (&commit, nearby_branch_git (branch), &oid) < 0)
-                break;
-              subject_utf8 = nearby_commit_text_utf8 (commit, git_commit_summary (commit));
-              author_utf8 = nearby_commit_text_utf8 (commit, git_commit_author (commit)->name);
-              subject = g_markup_escape_text (subject_utf8, -1);
-              author = g_markup_escape_text (author_utf8, -1);
-              when = age (git_commit_time (commit));
-              g_string_append_printf (out,
-                                      "<tr><td><code>%.7s</code></td><td>%s</td><td>%s</td>"
-                                      "<td class=\"age\">%s</td></tr>\n",
-                                      git_oid_tostr_s (&oid), subject, author, when);
-            }
+          g_string_append_printf (out,
+                                  "<tr><td><code>%.7s</code></td><td>%s</td><td>%s</td>"
+                                  "<td class=\"age\">%s</td></tr>\n",
+                                  c->hex, subject, author, when);
         }
       g_string_append (out, "</table>\n");
     }
   return page_end (out);
+}
+
+GBytes *
+nearby_web_branch_json (NearbyBranch *branch, const NearbyWebIdentity *who, const char *base_url)
+{
+  g_auto (BranchInfo) info = { 0 };
+  g_autofree char *line = nearby_clone_line (branch->name, who->key);
+  GString *out;
+
+  if (!branch_info (branch, base_url, &info))
+    return NULL;
+  out = g_string_new ("{\"name\": ");
+  nearby_json_string (out, branch->name);
+  g_string_append (out, ", \"branch\": ");
+  nearby_json_string (out, branch->branch);
+  g_string_append (out, ", \"url\": ");
+  nearby_json_string (out, info.url);
+  g_string_append (out, ", \"clone\": ");
+  nearby_json_string (out, line);
+  g_string_append (out, ", \"key\": ");
+  nearby_json_string (out, who->key);
+  g_string_append (out, ", \"owner\": ");
+  nearby_json_string (out, who->owner);
+  if (info.unborn)
+    g_string_append (out, ", \"head\": null, \"commits\": []}\n");
+  else
+    {
+      g_autoptr (GArray) commits = recent_commits (branch, info.hex);
+
+      g_string_append_printf (out, ", \"head\": \"%s\", \"commits\": [", info.hex);
+      for (guint i = 0; i < commits->len; i++)
+        {
+          RecentCommit *c = &g_array_index (commits, RecentCommit, i);
+
+          g_string_append_printf (out, "%s{\"id\": \"%s\", \"subject\": ", i > 0 ? ", " : "",
+                                  c->hex);
+          nearby_json_string (out, c->subject);
+          g_string_append (out, ", \"author\": ");
+          nearby_json_string (out, c->author);
+          g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT "}", c->time);
+        }
+      g_string_append (out, "]}\n");
+    }
+  return g_string_free_to_bytes (out);
 }

@@ -26,5 +26,10 @@ GBytes *nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *
                                const char *base_url);
 GBytes *nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who,
                                 const char *base_url);
+/* The same as JSON: {"name", "branch", "url", "clone" (the nearby:// line),
+ * "key", "owner", "head", "commits": [{"id", "subject", "author", "time"}]},
+ * commits as git log lists them. NULL if the branch is gone. */
+GBytes *nearby_web_branch_json (NearbyBranch *branch, const NearbyWebIdentity *who,
+                                const char *base_url);
 
 G_END_DECLS

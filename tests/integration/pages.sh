@@ -42,5 +42,14 @@ check_contains "invalid bytes show as U+FFFD" "bad �� bytes" "$(cat "$T/bran
 order=$(grep -o 'the [a-z]*, committed [a-z]*' "$T/branch.html" | tr '\n' '|')
 check_eq "the child comes before its parent, as in git log" \
   "the child, committed earlier|the parent, committed later|" "$order"
+curl -s -o "$T/branch.json" "$URL/latin/main?format=json"
+check "the branch page has JSON too, valid" python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$T/branch.json"
+check_eq "its commits in git log's order, in UTF-8" \
+  "$(git -C "$R" log --format=%H | head -n 4 | tr '\n' ' ')| the child, committed earlier|the parent, committed later|bad �� bytes|Zoë fixed the café" \
+  "$(python3 -c '
+import json, sys
+b = json.load(open(sys.argv[1]))
+print(" ".join(c["id"] for c in b["commits"]) + " |", "|".join(c["subject"] for c in b["commits"]))' "$T/branch.json")"
+check_contains "with the nearby:// clone line" '"clone": "git clone nearby://latin/main@' "$(cat "$T/branch.json")"
 check "the server is alive" server_alive
 done_testing
