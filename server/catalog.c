@@ -258,6 +258,9 @@ typedef struct
   gboolean v2;
   GBytes *request;
   git_repository *git; /* the worker's own handle */
+  NearbyBranchWorkFunc work; /* or NULL: an upload-pack plan */
+  gpointer work_data;
+  GDestroyNotify work_destroy;
 } PlanJob;
 
 static void
@@ -266,7 +269,9 @@ plan_job_free (PlanJob *job)
   g_free (job->gitdir);
   g_free (job->branch);
   g_free (job->refname);
-  g_bytes_unref (job->request);
+  g_clear_pointer (&job->request, g_bytes_unref);
+  if (job->work_destroy != NULL)
+    job->work_destroy (job->work_data);
   git_repository_free (job->git);
   g_free (job);
 }
@@ -362,6 +367,74 @@ nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
    * in the worker, and the repository must be released on the main loop. */
   g_task_set_task_data (task, job, NULL);
   g_task_run_in_thread (task, plan_in_thread);
+}
+
+static void
+work_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PlanJob *job = task_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NearbyReach) reach = NULL;
+  GBytes *result;
+
+  if ((job->git = nearby_git_open (job->gitdir, &error)) == NULL
+      || (!job->unborn && (reach = job_reach (job, &job->tip, &error)) == NULL))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  result = job->work (job->git, job->unborn ? NULL : reach, &job->tip, job->work_data, &error);
+  if (result == NULL && error != NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) g_bytes_unref);
+}
+
+void
+nearby_branch_work_async (NearbyBranch *branch, NearbyBranchWorkFunc work, gpointer work_data,
+                          GDestroyNotify work_destroy, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_auto (NearbyUploadTarget) target = { 0 };
+  g_autoptr (GError) error = NULL;
+  PlanJob *job;
+
+  g_task_set_source_tag (task, nearby_branch_work_async);
+  if (!nearby_branch_resolve (branch, &target, &error))
+    {
+      if (work_destroy != NULL)
+        work_destroy (work_data);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  job = g_new0 (PlanJob, 1);
+  job->repo = repo_ref (branch->repo);
+  job->gitdir = g_strdup (branch->repo->gitdir);
+  job->branch = g_strdup (branch->branch);
+  job->refname = g_strdup (branch->refname);
+  job->unborn = target.unborn;
+  git_oid_cpy (&job->tip, &target.tip);
+  job->work = work;
+  job->work_data = work_data;
+  job->work_destroy = work_destroy;
+  g_task_set_task_data (task, job, NULL);
+  g_task_run_in_thread (task, work_in_thread);
+}
+
+GBytes *
+nearby_branch_work_finish (GAsyncResult *result, GError **error)
+{
+  PlanJob *job = g_task_get_task_data (G_TASK (result));
+  GBytes *bytes = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (job != NULL)
+    {
+      repo_unref (job->repo);
+      plan_job_free (job);
+      g_task_set_task_data (G_TASK (result), NULL, NULL);
+    }
+  return bytes;
 }
 
 NearbyPackPlan *

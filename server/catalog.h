@@ -52,6 +52,17 @@ void nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *reques
 /* The plan; NULL with NEARBY_ERROR_NOT_FOUND when the branch is gone, or
  * another error when it cannot be read. Called on the main loop. */
 NearbyPackPlan *nearby_branch_plan_finish (GAsyncResult *result, GError **error);
+
+/* Work on the branch's history in a worker thread: @work gets the worker's
+ * own libgit2 handle, the tip now and its reach set (NULL: no commits
+ * yet), and returns bytes, or NULL (with an error, or without: "none"). */
+typedef GBytes *(*NearbyBranchWorkFunc) (git_repository *git, NearbyReach *reach,
+                                         const git_oid *tip, gpointer data, GError **error);
+void nearby_branch_work_async (NearbyBranch *branch, NearbyBranchWorkFunc work, gpointer work_data,
+                               GDestroyNotify work_destroy, GAsyncReadyCallback callback,
+                               gpointer user_data);
+/* What @work returned; NULL and no error for its "none". */
+GBytes *nearby_branch_work_finish (GAsyncResult *result, GError **error);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUploadTarget, nearby_upload_target_clear)
 
 #define NEARBY_TYPE_CATALOG (nearby_catalog_get_type ())

@@ -396,6 +396,57 @@ on_planned (GObject *source, GAsyncResult *result, gpointer user_data)
   planning_free (planning);
 }
 
+static void
+on_commit_page (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Planning *planning = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) page = nearby_branch_work_finish (result, &error);
+
+  if (!planning->gone)
+    {
+      if (page != NULL)
+        respond (planning->msg, SOUP_STATUS_OK,
+                 g_str_has_prefix ((const char *) g_bytes_get_data (page, NULL), "{")
+                     ? "application/json"
+                     : "text/html; charset=utf-8",
+                 page);
+      else if (error == NULL)
+        /* Not reachable from the tip, not a commit, or nothing: one answer. */
+        respond_text (planning->msg, SOUP_STATUS_NOT_FOUND,
+                      "git-nearby: no such commit on branch '%s'", planning->branch->name);
+      else
+        respond_unreadable (planning->branch, planning->msg, error);
+      soup_server_message_unpause (planning->msg);
+    }
+  planning_free (planning);
+}
+
+/* /NAME/commit/ID, made in a worker thread: the reach set decides. */
+static void
+serve_commit_page (Routes *routes, SoupServerMessage *msg, NearbyBranch *branch, const char *id,
+                   gboolean json)
+{
+  Planning *planning = g_new0 (Planning, 1);
+  NearbyWebCommitRequest *request = g_new0 (NearbyWebCommitRequest, 1);
+
+  request->name = g_strdup (branch->name);
+  request->id = g_strdup (id);
+  request->key = g_strdup (routes->who.key);
+  request->owner = g_strdup (routes->who.owner);
+  request->base_url = base_url (msg);
+  request->json = json;
+  planning->routes = routes;
+  planning->msg = g_object_ref (msg);
+  planning->branch = nearby_branch_ref (branch);
+  planning->finished_id
+      = g_signal_connect (msg, "finished", G_CALLBACK (on_planning_finished), planning);
+  soup_server_message_pause (msg);
+  nearby_branch_work_async (branch, nearby_web_commit_page, request,
+                            (GDestroyNotify) nearby_web_commit_request_free, on_commit_page,
+                            planning);
+}
+
 static gboolean
 wants_json (SoupServerMessage *msg, GHashTable *query)
 {
@@ -464,8 +515,19 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
     g_autoptr (GBytes) page = NULL;
     gboolean json;
 
+    const char *commit = g_strrstr (path, "/commit/");
+
     if (len > 1 && path[len - 1] == '/')
       len--;
+    /* /NAME/commit/ID: a commit of the branch. */
+    if (commit != NULL && commit > path && strlen (commit + 8) == GIT_OID_HEXSZ
+        && strspn (commit + 8, "0123456789abcdef") == GIT_OID_HEXSZ)
+      {
+        if ((branch = lookup (catalog, msg, path + 1, commit - path - 1)) == NULL)
+          return;
+        serve_commit_page (routes, msg, branch, commit + 8, wants_json (msg, query));
+        return;
+      }
     if ((branch = lookup (catalog, msg, path + 1, len - 1)) == NULL)
       return;
     base = base_url (msg);

@@ -316,6 +316,8 @@ nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, cons
   else
     {
       g_autoptr (GArray) commits = recent_commits (branch, info.hex);
+      g_autofree char *path = nearby_name_to_path (branch->name);
+      g_autofree char *href = g_markup_escape_text (path, -1);
 
       g_string_append (out, "<h2>Recent commits</h2>\n<table>\n");
       for (guint i = 0; i < commits->len; i++)
@@ -326,9 +328,9 @@ nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, cons
           g_autofree char *when = age (c->time);
 
           g_string_append_printf (out,
-                                  "<tr><td><code>%.7s</code></td><td>%s</td><td>%s</td>"
-                                  "<td class=\"age\">%s</td></tr>\n",
-                                  c->hex, subject, author, when);
+                                  "<tr><td><a href=\"%s/commit/%s\"><code>%.7s</code></a></td>"
+                                  "<td>%s</td><td>%s</td><td class=\"age\">%s</td></tr>\n",
+                                  href, c->hex, c->hex, subject, author, when);
         }
       g_string_append (out, "</table>\n");
     }
@@ -377,4 +379,120 @@ nearby_web_branch_json (NearbyBranch *branch, const NearbyWebIdentity *who, cons
       g_string_append (out, "]}\n");
     }
   return g_string_free_to_bytes (out);
+}
+
+/* ---- a commit page, made in a worker thread ---- */
+
+/* At most this much of a commit's patch is shown. */
+#define PATCH_MAX_BYTES (256 * 1024)
+
+void
+nearby_web_commit_request_free (NearbyWebCommitRequest *request)
+{
+  g_free (request->name);
+  g_free (request->id);
+  g_free (request->key);
+  g_free (request->owner);
+  g_free (request->base_url);
+  g_free (request);
+}
+
+/* The patch of @commit against its first parent (or nothing, for a root
+ * commit), valid UTF-8, cut at PATCH_MAX_BYTES; *@cut says if it was. */
+static char *
+commit_patch (git_repository *git, git_commit *commit, gboolean *cut)
+{
+  g_autoptr (git_commit) parent = NULL;
+  g_autoptr (git_tree) tree = NULL;
+  g_autoptr (git_tree) parent_tree = NULL;
+  g_autoptr (git_diff) diff = NULL;
+  git_buf buf = GIT_BUF_INIT;
+  GString *out;
+
+  *cut = FALSE;
+  if (git_commit_tree (&tree, commit) < 0
+      || (git_commit_parentcount (commit) > 0
+          && (git_commit_parent (&parent, commit, 0) < 0 || git_commit_tree (&parent_tree, parent) < 0))
+      || git_diff_tree_to_tree (&diff, git, parent_tree, tree, NULL) < 0
+      || git_diff_to_buf (&buf, diff, GIT_DIFF_FORMAT_PATCH) < 0)
+    return g_strdup ("");
+  out = g_string_new_len (buf.ptr, MIN (buf.size, PATCH_MAX_BYTES));
+  *cut = buf.size > PATCH_MAX_BYTES;
+  git_buf_dispose (&buf);
+  {
+    char *valid = g_utf8_make_valid (out->str, out->len);
+
+    g_string_free (out, TRUE);
+    return valid;
+  }
+}
+
+GBytes *
+nearby_web_commit_page (git_repository *git, NearbyReach *reach, const git_oid *tip, gpointer data,
+                        GError **error)
+{
+  NearbyWebCommitRequest *request = data;
+  g_autoptr (git_commit) commit = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *author = NULL;
+  g_autofree char *patch = NULL;
+  gboolean cut = FALSE;
+  git_oid oid;
+  GString *out;
+
+  /* The boundary, as for packs: only a commit reachable from the tip, and
+   * anything else (another branch's commit, a tree, nothing at all) gets
+   * the same "none". */
+  if (reach == NULL || !nearby_oid_from_hex (&oid, request->id, strlen (request->id))
+      || !(git_oid_equal (&oid, tip) || nearby_reach_contains (reach, &oid))
+      || git_commit_lookup (&commit, git, &oid) < 0)
+    return NULL;
+  message = nearby_commit_text_utf8 (commit, git_commit_message (commit));
+  author = nearby_commit_text_utf8 (commit, git_commit_author (commit)->name);
+  patch = commit_patch (git, commit, &cut);
+  if (request->json)
+    {
+      out = g_string_new ("{\"id\": ");
+      nearby_json_string (out, request->id);
+      g_string_append (out, ", \"branch\": ");
+      nearby_json_string (out, request->name);
+      g_string_append (out, ", \"author\": ");
+      nearby_json_string (out, author);
+      g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT ", \"parents\": [",
+                              (gint64) git_commit_time (commit));
+      for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
+        g_string_append_printf (out, "%s\"%s\"", p > 0 ? ", " : "",
+                                git_oid_tostr_s (git_commit_parent_id (commit, p)));
+      g_string_append (out, "], \"message\": ");
+      nearby_json_string (out, message);
+      g_string_append (out, ", \"patch\": ");
+      nearby_json_string (out, patch);
+      g_string_append_printf (out, ", \"patch_cut\": %s}\n", cut ? "true" : "false");
+      return g_string_free_to_bytes (out);
+    }
+  {
+    g_autofree char *name = g_markup_escape_text (request->name, -1);
+    g_autofree char *path = nearby_name_to_path (request->name);
+    g_autofree char *href = g_markup_escape_text (path, -1);
+    g_autofree char *shown_author = g_markup_escape_text (author, -1);
+    g_autofree char *shown_message = g_markup_escape_text (message, -1);
+    g_autofree char *shown_patch = g_markup_escape_text (patch, -1);
+    g_autofree char *when = age (git_commit_time (commit));
+    g_autofree char *title = g_strdup_printf ("%.7s — %s", request->id, request->name);
+    NearbyWebIdentity who = { .key = request->key, .owner = request->owner };
+
+    out = g_string_new (NULL);
+    page_start (out, title);
+    g_string_append_printf (out, "<p><a href=\"%s\">%s</a></p>\n<h1>Commit <code>%.7s</code></h1>\n",
+                            href, name, request->id);
+    append_identity (out, &who);
+    g_string_append_printf (out,
+                            "<p><code>%s</code> by %s, <span class=\"age\">%s</span></p>\n"
+                            "<pre class=\"message\">%s</pre>\n<pre class=\"patch\">%s</pre>\n",
+                            request->id, shown_author, when, shown_message, shown_patch);
+    if (cut)
+      g_string_append (out, "<p><em>The patch is cut at 256 KiB; fetch the branch for the "
+                            "rest.</em></p>\n");
+    return page_end (out);
+  }
 }

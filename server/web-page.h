@@ -32,4 +32,24 @@ GBytes *nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *w
 GBytes *nearby_web_branch_json (NearbyBranch *branch, const NearbyWebIdentity *who,
                                 const char *base_url);
 
+/* /NAME/commit/ID: one commit's message and patch (against its first
+ * parent, cut at 256 KiB), HTML or JSON. Made in a worker thread
+ * (nearby_branch_work_async()); its data is a NearbyWebCommitRequest. */
+typedef struct
+{
+  char *name; /* the advertised name */
+  char *id;   /* as the path gave it */
+  char *key;
+  char *owner;
+  char *base_url;
+  gboolean json;
+} NearbyWebCommitRequest;
+
+void nearby_web_commit_request_free (NearbyWebCommitRequest *request);
+
+/* The page; NULL with no error when ID is not a commit reachable from the
+ * tip, whatever it is instead: the same 404 for all, as for packs. */
+GBytes *nearby_web_commit_page (git_repository *git, NearbyReach *reach, const git_oid *tip,
+                                gpointer data, GError **error);
+
 G_END_DECLS

@@ -193,6 +193,27 @@ curl -s --max-time 60 -o "$T/resp.bin" -H 'Git-Protocol: version=2' -H 'Content-
 "$PKT" decode "$T/resp.pack" < "$T/resp.bin" > "$T/resp.txt"
 check_contains "the same request gzip-encoded works too" "packfile" "$(resp)"
 
+# --- pages: /NAME/commit/ID holds to the same boundary ---
+page () { # page ID [ACCEPT]: status, content type and body, byte for byte
+  curl -s -o "$T/page.body" -w '%{http_code} %{content_type}\n' -H "Accept: ${2:-text/html}" \
+    "$URL/$N/commit/$1" > "$T/page.head"
+  cat "$T/page.head" "$T/page.body"
+}
+out=$(page "$BASE")
+check_contains "a commit of main has a page" "200 text/html" "$out"
+check_contains "with its message" "commit 3 on main" "$out"
+check_contains "and its patch" "+line 3" "$out"
+check_contains "the tip's page has the patch of the public big file" "+public line 200" "$(page "$TIP")"
+json=$(page "$TIP" application/json)
+check "its JSON parses" python3 -c 'import json, sys; json.loads(sys.stdin.read().split("\n", 1)[1])' <<<"$json"
+none=$(page "$NONE")
+check_contains "an id that is nothing is 404" "404" "$none"
+for id in $PRIVATE $PUB_BLOB $PUB_TREE $PUB_TAG; do
+  check_eq "the page of $id is the same 404, byte for byte" "$none" "$(page "$id")"
+  check_eq "(in JSON too)" "$(page "$NONE" application/json)" "$(page "$id" application/json)"
+done
+check_not_contains "nothing private on the branch page" "private" "$(curl -s "$URL/$N")"
+
 # --- after all that ---
 check "the server is still running" server_alive
 check "a normal clone still works" git clone -q "$URL/$N" "$T/after"
