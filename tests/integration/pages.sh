@@ -51,5 +51,19 @@ import json, sys
 b = json.load(open(sys.argv[1]))
 print(" ".join(c["id"] for c in b["commits"]) + " |", "|".join(c["subject"] for c in b["commits"]))' "$T/branch.json")"
 check_contains "with the nearby:// clone line" '"clone": "git clone nearby://latin/main@' "$(cat "$T/branch.json")"
+# The pages from a phone's width to a desktop's, in a real browser: nothing
+# may overflow sideways. Screenshots go to the build's meson-logs.
+SHOTS="$NEARBY_BUILD_DIR/meson-logs/pages"
+mkdir -p "$SHOTS"
+for page in "" latin/main "latin/main/commit/$(rev "$R" main)"; do
+  shot="$SHOTS/$(printf '%s' "${page:-index}" | cut -c1-40 | tr / _)"
+  out=$(python3 "$NEARBY_SOURCE_DIR/tests/integration/layout.py" "$URL/$page" "$shot" 390 1200 2>&1); rc=$?
+  printf '%s\n' "$out" | sed "s|^|# /$page at |"
+  if [ "$rc" = 2 ]; then
+    not_ok "the layout of /$page cannot be checked: $out (apt-get install chromium)"
+  else
+    check_eq "/$page fits 390 px and 1200 px without scrolling sideways" 0 "$rc"
+  fi
+done
 check "the server is alive" server_alive
 done_testing
