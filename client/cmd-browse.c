@@ -93,7 +93,9 @@ print_json_object (GString *out, const NearbyService *s, const char *event, GPtr
     g_string_append (out, ", \"date\": null");
   /* null outside a repository: there is no project to be in */
   g_string_append_printf (out, ", \"project\": %s",
-                          !in_repository ? "null" : nearby_project_has (roots, s) ? "true" : "false");
+                          !in_repository                  ? "null"
+                          : nearby_project_has (roots, s) ? "true"
+                                                          : "false");
   g_string_append (out, ", \"pinned\": [");
   for (guint i = 0; i < remotes->len; i++)
     {
@@ -222,7 +224,8 @@ on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
   /* A branch whose record changes its root leaves or joins the project;
    * --project shows its events either way while it was shown (vanished
    * has no record to go by). */
-  if (options->only_project && event != NEARBY_BROWSE_VANISHED && !nearby_project_has (options->roots, s))
+  if (options->only_project && event != NEARBY_BROWSE_VANISHED
+      && !nearby_project_has (options->roots, s))
     return;
 
   if (options->json)
@@ -311,8 +314,9 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
     return FALSE;
   if (argc > 1)
     {
-      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                           "usage: git nearby browse [--json] [--watch] [--project] [--timeout SECONDS]");
+      g_set_error_literal (
+          error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+          "usage: git nearby browse [--json] [--watch] [--project] [--timeout SECONDS]");
       return FALSE;
     }
   if (isnan (timeout))
@@ -336,8 +340,9 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
     }
   if (project && roots == NULL && (watch || roots_child == NULL))
     {
-      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                           "--project: not in a repository with commits; run it inside the project");
+      g_set_error_literal (
+          error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+          "--project: not in a repository with commits; run it inside the project");
       return FALSE;
     }
   options.json = json;
@@ -360,8 +365,9 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
     roots = nearby_project_roots_finish (roots_child);
   if (project && roots == NULL)
     {
-      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-                           "--project: not in a repository with commits; run it inside the project");
+      g_set_error_literal (
+          error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+          "--project: not in a repository with commits; run it inside the project");
       return FALSE;
     }
   first_others = project_first (services, roots, project);

@@ -64,8 +64,8 @@ run_git (const char *const *argv)
 
   fflush (stdout);
   return g_spawn_sync (NULL, (char **) argv, NULL,
-                       G_SPAWN_SEARCH_PATH | G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, NULL,
-                       NULL, &status, NULL)
+                       G_SPAWN_SEARCH_PATH | G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, NULL, NULL,
+                       &status, NULL)
          && g_spawn_check_wait_status (status, NULL);
 }
 
@@ -203,9 +203,10 @@ nearby_cmd_fetch (int argc, char **argv, GError **error)
       g_autofree char *old = ref_tip (w->ref);
       g_autofree char *now = NULL;
       g_autofree char *shown = nearby_untrusted_escape (w->service->name);
-      g_autofree char *owner = nearby_untrusted_escape (w->service->owner != NULL ? w->service->owner
-                                                                                  : w->service->host);
-      const char *fetch[] = { "git", "fetch", "--no-tags", "--no-write-fetch-head", url, refspec, NULL };
+      g_autofree char *owner = nearby_untrusted_escape (
+          w->service->owner != NULL ? w->service->owner : w->service->host);
+      const char *fetch[]
+          = { "git", "fetch", "--no-tags", "--no-write-fetch-head", url, refspec, NULL };
 
       printf ("Fetching %s of %s into %s\n", shown, owner, w->ref);
       if (!run_git (fetch))

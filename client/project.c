@@ -5,8 +5,8 @@ nearby_project_roots_start (void)
 {
   const char *argv[] = { "git", "rev-list", "--max-parents=0", "HEAD", NULL };
 
-  return g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                            NULL);
+  return g_subprocess_newv (
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL);
 }
 
 GHashTable *

@@ -21,10 +21,10 @@ struct _NearbyRepo
   GHashTable *ref_monitors; /* directory under refs/heads -> GFileMonitor */
   guint reload_id;
   guint tips_id;
-  GMutex reach_lock; /* held by planning workers only, for @reach and its walks */
-  GHashTable *reach; /* refname -> NearbyReach of its last tip */
-  GHashTable *roots;         /* git_oid* tip -> git_oid* root commit, as found */
-  GHashTable *root_walks;    /* git_oid* tip -> itself, while its root is looked for */
+  GMutex reach_lock;      /* held by planning workers only, for @reach and its walks */
+  GHashTable *reach;      /* refname -> NearbyReach of its last tip */
+  GHashTable *roots;      /* git_oid* tip -> git_oid* root commit, as found */
+  GHashTable *root_walks; /* git_oid* tip -> itself, while its root is looked for */
 };
 
 struct _NearbyCatalog
@@ -257,7 +257,7 @@ typedef struct
   git_oid tip;
   gboolean v2;
   GBytes *request;
-  git_repository *git; /* the worker's own handle */
+  git_repository *git;       /* the worker's own handle */
   NearbyBranchWorkFunc work; /* or NULL: an upload-pack plan */
   gpointer work_data;
   GDestroyNotify work_destroy;
@@ -333,7 +333,8 @@ plan_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   target.get_reach = job_reach;
   target.reach_data = job;
   g_task_return_pointer (task,
-                         nearby_upload_pack_plan (&target, job->v2, g_bytes_get_data (job->request, NULL),
+                         nearby_upload_pack_plan (&target, job->v2,
+                                                  g_bytes_get_data (job->request, NULL),
                                                   g_bytes_get_size (job->request)),
                          (GDestroyNotify) nearby_pack_plan_free);
 }

@@ -201,8 +201,7 @@ serve_info_refs (NearbyCatalog *catalog, SoupServerMessage *msg, const char *nam
       respond_text (msg, SOUP_STATUS_FORBIDDEN, "git-nearby: unknown service");
       return;
     }
-  if ((branch = lookup (catalog, msg, name_path, len)) == NULL
-      || !resolve (branch, msg, &target))
+  if ((branch = lookup (catalog, msg, name_path, len)) == NULL || !resolve (branch, msg, &target))
     return;
 
   g_debug ("%s: ref advertisement (protocol v%d)", branch->name, v2 ? 2 : 0);
@@ -380,8 +379,8 @@ on_planned (GObject *source, GAsyncResult *result, gpointer user_data)
         g_message ("%s: refused: %s", planning->label, plan->refusal);
       no_cache (msg);
       soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Content-Type", "application/x-git-upload-pack-result");
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Content-Type",
+                                    "application/x-git-upload-pack-result");
       if (plan->send_pack)
         nearby_pack_stream_start (msg, plan, planning->routes->cache,
                                   nearby_branch_gitdir (planning->branch), planning->label);

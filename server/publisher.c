@@ -209,7 +209,8 @@ txt_for (NearbyPublisher *self, NearbyBranch *branch, git_oid *tip, gboolean *un
           subject = nearby_commit_text_utf8 (commit, git_commit_summary (commit));
           txt.subject = subject;
           /* Its age, for people choosing between branches. */
-          g_snprintf (date, sizeof date, "%" G_GINT64_FORMAT, (gint64) MAX (git_commit_time (commit), 0));
+          g_snprintf (date, sizeof date, "%" G_GINT64_FORMAT,
+                      (gint64) MAX (git_commit_time (commit), 0));
           txt.date = date;
         }
       if (nearby_branch_root_commit (branch, &target.tip, &root_oid))

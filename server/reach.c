@@ -12,11 +12,11 @@ struct _NearbyReach
 {
   gatomicrefcount ref_count;
   git_oid tip;
-  GArray *oids;        /* git_oid, in walk order; index = position */
-  GArray *sorted;      /* IndexEntry, by id: the set's lookups */
-  gint64 *times;       /* commit time, by index */
-  guint32 *first;      /* by index: its parents are parents[first[i] .. first[i + 1]) */
-  GArray *parents;     /* guint32 indices */
+  GArray *oids;    /* git_oid, in walk order; index = position */
+  GArray *sorted;  /* IndexEntry, by id: the set's lookups */
+  gint64 *times;   /* commit time, by index */
+  guint32 *first;  /* by index: its parents are parents[first[i] .. first[i + 1]) */
+  GArray *parents; /* guint32 indices */
 };
 
 /* A sorted array rather than a hash table: after a fast-forward the new
@@ -109,8 +109,9 @@ build_index (NearbyReach *reach, NearbyReach *base, guint first)
 {
   g_autoptr (GArray) added = sorted_entries (reach, first, reach->oids->len);
 
-  reach->sorted = merge_entries (added, base != NULL ? (const IndexEntry *) base->sorted->data : NULL,
-                                 base != NULL ? base->sorted->len : 0);
+  reach->sorted
+      = merge_entries (added, base != NULL ? (const IndexEntry *) base->sorted->data : NULL,
+                       base != NULL ? base->sorted->len : 0);
 }
 
 /* ---- building a set ---- */
@@ -122,13 +123,13 @@ build_index (NearbyReach *reach, NearbyReach *base, guint first)
  * so that the table can point into them while they grow. */
 typedef struct
 {
-  GPtrArray *chunks;   /* git_oid[CHUNK] each */
+  GPtrArray *chunks; /* git_oid[CHUNK] each */
   guint n;
-  GHashTable *index;   /* git_oid* (in @chunks) -> index + 1 */
-  GArray *times;       /* gint64, by index */
-  GArray *first;       /* guint32, by index: its parents start at parent_ids[first[i]] */
-  GArray *parent_ids;  /* git_oid */
-  GArray *stack;       /* git_oid, still to read */
+  GHashTable *index;  /* git_oid* (in @chunks) -> index + 1 */
+  GArray *times;      /* gint64, by index */
+  GArray *first;      /* guint32, by index: its parents start at parent_ids[first[i]] */
+  GArray *parent_ids; /* git_oid */
+  GArray *stack;      /* git_oid, still to read */
 } Builder;
 
 static void
@@ -209,7 +210,8 @@ committer_time (const char *data, gsize len)
             return 0;
           for (const char *p = gt + 1; p < eol && *p == ' '; p++)
             gt = p;
-          for (const char *p = gt + 1; p < eol && g_ascii_isdigit (*p) && time < G_MAXINT64 / 10; p++)
+          for (const char *p = gt + 1; p < eol && g_ascii_isdigit (*p) && time < G_MAXINT64 / 10;
+               p++)
             time = time * 10 + (*p - '0');
           return time;
         }
@@ -305,7 +307,8 @@ builder_walk (Builder *b, git_odb *odb, NearbyCommitGraph *graph, GArray *in_gra
       g_array_set_size (b->stack, b->stack->len - 1);
       if (g_hash_table_contains (b->index, &oid))
         continue; /* pushed twice: two children read before it was */
-      if (graph != NULL && (pos = nearby_commit_graph_find (graph, &oid)) != NEARBY_COMMIT_GRAPH_NONE)
+      if (graph != NULL
+          && (pos = nearby_commit_graph_find (graph, &oid)) != NEARBY_COMMIT_GRAPH_NONE)
         g_array_append_val (in_graph, pos);
       else if (!builder_read (b, odb, &oid, FALSE, stop, stopped, error) && *error != NULL)
         return FALSE;
@@ -378,7 +381,8 @@ builder_finish (Builder *b, const git_oid *tip)
       reach->first[i] = reach->parents->len;
       for (guint32 p = from; p < to; p++)
         {
-          gpointer value = g_hash_table_lookup (b->index, &g_array_index (b->parent_ids, git_oid, p));
+          gpointer value
+              = g_hash_table_lookup (b->index, &g_array_index (b->parent_ids, git_oid, p));
 
           if (value != NULL)
             {
@@ -498,8 +502,8 @@ graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_
     }
   reach->first[n] = reach->parents->len;
   top_entries = sorted_entries (reach, 0, b->n);
-  reach->sorted = merge_entries (top_entries, (const IndexEntry *) graph_entries->data,
-                                 graph_entries->len);
+  reach->sorted
+      = merge_entries (top_entries, (const IndexEntry *) graph_entries->data, graph_entries->len);
   return g_steal_pointer (&reach);
 }
 
@@ -523,7 +527,8 @@ fast_forward (NearbyReach *base, Builder *b, const git_oid *tip)
   memcpy (reach->times + n_base, b->times->data, b->n * sizeof (gint64));
   reach->first = g_new (guint32, n + 1);
   memcpy (reach->first, base->first, n_base * sizeof (guint32));
-  reach->parents = g_array_sized_new (FALSE, FALSE, sizeof (guint32), base->parents->len + b->parent_ids->len);
+  reach->parents
+      = g_array_sized_new (FALSE, FALSE, sizeof (guint32), base->parents->len + b->parent_ids->len);
   g_array_append_vals (reach->parents, base->parents->data, base->parents->len);
   for (guint i = 0; i < b->n; i++)
     {
@@ -535,7 +540,8 @@ fast_forward (NearbyReach *base, Builder *b, const git_oid *tip)
         {
           const git_oid *id = &g_array_index (b->parent_ids, git_oid, p);
           gpointer value = g_hash_table_lookup (b->index, id);
-          guint32 parent = value != NULL ? n_base + GPOINTER_TO_UINT (value) - 1 : index_of (base, id);
+          guint32 parent
+              = value != NULL ? n_base + GPOINTER_TO_UINT (value) - 1 : index_of (base, id);
 
           if (parent != NO_INDEX)
             g_array_append_val (reach->parents, parent);
@@ -551,13 +557,11 @@ nearby_reach_new (git_repository *repo, const git_oid *tip, GError **error)
   return nearby_reach_new_from (repo, NULL, tip, error);
 }
 
-static NearbyReach *
-reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip, gboolean use_graph,
-            GError **error);
+static NearbyReach *reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip,
+                                gboolean use_graph, GError **error);
 
 NearbyReach *
-nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip,
-                       GError **error)
+nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip, GError **error)
 {
   return reach_walk (repo, base, tip, TRUE, error);
 }

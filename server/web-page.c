@@ -412,7 +412,8 @@ commit_patch (git_repository *git, git_commit *commit, gboolean *cut)
   *cut = FALSE;
   if (git_commit_tree (&tree, commit) < 0
       || (git_commit_parentcount (commit) > 0
-          && (git_commit_parent (&parent, commit, 0) < 0 || git_commit_tree (&parent_tree, parent) < 0))
+          && (git_commit_parent (&parent, commit, 0) < 0
+              || git_commit_tree (&parent_tree, parent) < 0))
       || git_diff_tree_to_tree (&diff, git, parent_tree, tree, NULL) < 0
       || git_diff_to_buf (&buf, diff, GIT_DIFF_FORMAT_PATCH) < 0)
     return g_strdup ("");
@@ -483,7 +484,8 @@ nearby_web_commit_page (git_repository *git, NearbyReach *reach, const git_oid *
 
     out = g_string_new (NULL);
     page_start (out, title);
-    g_string_append_printf (out, "<p><a href=\"%s\">%s</a></p>\n<h1>Commit <code>%.7s</code></h1>\n",
+    g_string_append_printf (out,
+                            "<p><a href=\"%s\">%s</a></p>\n<h1>Commit <code>%.7s</code></h1>\n",
                             href, name, request->id);
     append_identity (out, &who);
     g_string_append_printf (out,

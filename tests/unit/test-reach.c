@@ -42,10 +42,9 @@ static void
 commit (const char *message, gint64 time)
 {
   time += 1600000000;
-  g_autofree char *args = g_strdup_printf (
-      "-c user.name=T -c user.email=t@example.invalid commit -q --allow-empty -m %s --date=@%"
-      G_GINT64_FORMAT,
-      message, time);
+  g_autofree char *args = g_strdup_printf ("-c user.name=T -c user.email=t@example.invalid commit "
+                                           "-q --allow-empty -m %s --date=@%" G_GINT64_FORMAT,
+                                           message, time);
   g_autofree char *env = g_strdup_printf ("%" G_GINT64_FORMAT " +0000", time);
 
   g_setenv ("GIT_COMMITTER_DATE", env, TRUE);
@@ -167,7 +166,8 @@ setup (void)
       commit (message, 8000 + i);
     }
   g_free (git ("checkout -q -b octo c5"));
-  g_free (git ("-c user.name=T -c user.email=t@example.invalid merge -q --no-ff -m octopus arm0 arm1 arm2"));
+  g_free (git (
+      "-c user.name=T -c user.email=t@example.invalid merge -q --no-ff -m octopus arm0 arm1 arm2"));
   g_free (git ("checkout -q main"));
   g_assert_cmpint (git_repository_open (&repo, dir), ==, 0);
 }

@@ -334,8 +334,12 @@ test_json_string (void)
 static void
 test_date (void)
 {
-  NearbyTxt in = { .name = "a/b", .path = "/a/b", .ref = "refs/heads/b", .head = HEAD,
-                   .repo = ROOT, .date = "1764680000" };
+  NearbyTxt in = { .name = "a/b",
+                   .path = "/a/b",
+                   .ref = "refs/heads/b",
+                   .head = HEAD,
+                   .repo = ROOT,
+                   .date = "1764680000" };
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) strings = nearby_txt_encode (&in, &error);
   g_auto (NearbyTxt) out = { 0 };
