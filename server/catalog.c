@@ -249,7 +249,7 @@ nearby_upload_target_clear (NearbyUploadTarget *target)
 /* One request, planned against the tip its branch had when it came. */
 typedef struct
 {
-  NearbyRepo *repo; /* released on the main loop, in nearby_branch_plan_finish() */
+  NearbyRepo *repo; /* released on the main loop, in job_finish() */
   char *gitdir;
   char *branch;
   char *refname;
@@ -339,21 +339,20 @@ plan_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
                          (GDestroyNotify) nearby_pack_plan_free);
 }
 
-void
-nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
-                          GAsyncReadyCallback callback, gpointer user_data)
+/* A job for @branch against its tip now (read here, on the main loop: the
+ * worker works on that tip alone); NULL with the task's error returned if
+ * the branch is gone or unreadable. */
+static PlanJob *
+job_start (GTask *task, NearbyBranch *branch)
 {
-  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   g_auto (NearbyUploadTarget) target = { 0 };
   g_autoptr (GError) error = NULL;
   PlanJob *job;
 
-  g_task_set_source_tag (task, nearby_branch_plan_async);
-  /* The tip now, on the main loop: the plan is made against it alone. */
   if (!nearby_branch_resolve (branch, &target, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
-      return;
+      return NULL;
     }
   job = g_new0 (PlanJob, 1);
   job->repo = repo_ref (branch->repo);
@@ -362,11 +361,41 @@ nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
   job->refname = g_strdup (branch->refname);
   job->unborn = target.unborn;
   git_oid_cpy (&job->tip, &target.tip);
+  /* Freed by job_finish(), not by the task: the last reference to the
+   * task may go in the worker, and the repository must be released on
+   * the main loop. */
+  g_task_set_task_data (task, job, NULL);
+  return job;
+}
+
+/* On the main loop: what the worker returned, and the job let go. */
+static gpointer
+job_finish (GAsyncResult *result, GError **error)
+{
+  PlanJob *job = g_task_get_task_data (G_TASK (result));
+  gpointer value = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (job != NULL)
+    {
+      repo_unref (job->repo);
+      plan_job_free (job);
+      g_task_set_task_data (G_TASK (result), NULL, NULL);
+    }
+  return value;
+}
+
+void
+nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  PlanJob *job;
+
+  g_task_set_source_tag (task, nearby_branch_plan_async);
+  if ((job = job_start (task, branch)) == NULL)
+    return;
   job->v2 = v2;
   job->request = g_bytes_ref (request);
-  /* Freed here, not by the task: the last reference to the task may go
-   * in the worker, and the repository must be released on the main loop. */
-  g_task_set_task_data (task, job, NULL);
   g_task_run_in_thread (task, plan_in_thread);
 }
 
@@ -397,60 +426,31 @@ nearby_branch_work_async (NearbyBranch *branch, NearbyBranchWorkFunc work, gpoin
                           gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
-  g_auto (NearbyUploadTarget) target = { 0 };
-  g_autoptr (GError) error = NULL;
   PlanJob *job;
 
   g_task_set_source_tag (task, nearby_branch_work_async);
-  if (!nearby_branch_resolve (branch, &target, &error))
+  if ((job = job_start (task, branch)) == NULL)
     {
       if (work_destroy != NULL)
         work_destroy (work_data);
-      g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  job = g_new0 (PlanJob, 1);
-  job->repo = repo_ref (branch->repo);
-  job->gitdir = g_strdup (branch->repo->gitdir);
-  job->branch = g_strdup (branch->branch);
-  job->refname = g_strdup (branch->refname);
-  job->unborn = target.unborn;
-  git_oid_cpy (&job->tip, &target.tip);
   job->work = work;
   job->work_data = work_data;
   job->work_destroy = work_destroy;
-  g_task_set_task_data (task, job, NULL);
   g_task_run_in_thread (task, work_in_thread);
 }
 
 GBytes *
 nearby_branch_work_finish (GAsyncResult *result, GError **error)
 {
-  PlanJob *job = g_task_get_task_data (G_TASK (result));
-  GBytes *bytes = g_task_propagate_pointer (G_TASK (result), error);
-
-  if (job != NULL)
-    {
-      repo_unref (job->repo);
-      plan_job_free (job);
-      g_task_set_task_data (G_TASK (result), NULL, NULL);
-    }
-  return bytes;
+  return job_finish (result, error);
 }
 
 NearbyPackPlan *
 nearby_branch_plan_finish (GAsyncResult *result, GError **error)
 {
-  PlanJob *job = g_task_get_task_data (G_TASK (result));
-  NearbyPackPlan *plan = g_task_propagate_pointer (G_TASK (result), error);
-
-  if (job != NULL)
-    {
-      repo_unref (job->repo);
-      plan_job_free (job);
-      g_task_set_task_data (G_TASK (result), NULL, NULL);
-    }
-  return plan;
+  return job_finish (result, error);
 }
 
 gboolean
