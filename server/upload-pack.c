@@ -22,12 +22,12 @@ typedef struct
 {
   const NearbyUploadTarget *target;
 
-  GArray *wants;      /* validated: commits in the reach set */
-  GArray *reached;    /* gboolean by want: known to reach a common (git's COMMON_KNOWN) */
-  GHashTable *seen;   /* wants and haves already taken, to skip repeats */
-  GArray *common;     /* validated haves, in the order they came */
-  gboolean got_other; /* a have we do not know (or will not admit to) */
-  GArray *shallows;   /* the client's shallows that are in the reach set */
+  GArray *wants;           /* validated: commits in the reach set */
+  GHashTable *seen;        /* wants and haves already taken, to skip repeats */
+  GArray *common;          /* validated haves, in the order they came */
+  gboolean got_other;      /* a have we do not know (or will not admit to) */
+  GArray *shallows;        /* the client's shallows that are in the reach set, once each */
+  GHashTable *shallow_set; /* the same, for lookups */
   NearbyDeepen deepen;
   GPtrArray *want_refs; /* v2 want-ref: HEAD and/or the branch's ref */
   gboolean done;
@@ -52,6 +52,7 @@ request_clear (Request *req)
   g_clear_pointer (&req->seen, g_hash_table_unref);
   g_clear_pointer (&req->common, g_array_unref);
   g_clear_pointer (&req->shallows, g_array_unref);
+  g_clear_pointer (&req->shallow_set, g_hash_table_unref);
   g_clear_pointer (&req->want_refs, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Request, request_clear)
@@ -235,7 +236,9 @@ take_have (Request *req, const char *arg, GError **error)
 
 /* A shallow line names a commit the client has without its parents. One
  * outside the boundary is ignored, like one that does not exist: a client
- * whose branch was force-updated legitimately sends such lines. */
+ * whose branch was force-updated legitimately sends such lines. A repeated
+ * one is taken once, as git's CLIENT_SHALLOW flag does: up to MAX_HAVES
+ * lines never become as many unshallow lines or pack-objects grafts. */
 static gboolean
 take_shallow (Request *req, const char *arg, GError **error)
 {
@@ -245,8 +248,11 @@ take_shallow (Request *req, const char *arg, GError **error)
     return refuse (error, "protocol error: expected an object id after 'shallow'");
   if (req->shallows->len >= MAX_HAVES)
     return refuse (error, "too many shallow lines");
-  if (in_boundary (req, &oid))
-    g_array_append_val (req->shallows, oid);
+  if (in_boundary (req, &oid) && !g_hash_table_contains (req->shallow_set, &oid))
+    {
+      g_hash_table_add (req->shallow_set, g_memdup2 (&oid, sizeof oid));
+      g_array_append_val (req->shallows, oid);
+    }
   return TRUE;
 }
 
@@ -924,6 +930,7 @@ nearby_upload_pack_plan (const NearbyUploadTarget *target, gboolean v2, const gu
   req.shallows = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.want_refs = g_ptr_array_new_with_free_func (g_free);
   req.seen = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  req.shallow_set = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   nearby_pkt_reader_init (reader, request, request_len);
 
   if (!(v2 ? handle_v2 (plan, &req, reader, &error) : handle_v0 (plan, &req, reader, &error)))
