@@ -692,15 +692,35 @@ nearby_reach_time (NearbyReach *reach, const git_oid *oid, gint64 *time)
 
 /* ---- searches ---- */
 
+/* Flags by index, as git's object flags in upload-pack. */
+enum
+{
+  THEY_HAVE = 1 << 0, /* the client has it: a common, or a common's parent */
+  RESULT = 1 << 1,    /* reaches a commit the client has */
+  QUEUED = 1 << 2,    /* taken for the walk: to explore, or waiting below the cutoff */
+  EXPLORED = 1 << 3,  /* its parents looked at */
+};
+#define REACHED (THEY_HAVE | RESULT)
+
+/* "P is a parent of C", recorded when C is explored, so that a commit found
+ * to reach (or to be had) marks what lies above it without a walk. */
+typedef struct
+{
+  guint32 child;
+  guint32 next; /* the next edge of the same parent, or NO_INDEX */
+} Edge;
+
 struct _NearbyReachSearch
 {
   NearbyReach *reach;
-  guint8 *have;   /* by index: the client has it (git's THEY_HAVE) */
-  guint32 *seen;  /* by index: the stamp of the last search that visited it */
-  guint32 stamp;  /* this search's */
-  GArray *stack;  /* guint32 indices still to visit */
-  gint64 oldest;  /* git's oldest_have */
-  guint64 budget; /* visits left */
+  guint8 *flags;   /* by index */
+  guint32 *edges;  /* by index: its first Edge as a parent, or NO_INDEX */
+  GArray *edge;    /* Edge */
+  GArray *pending; /* guint32 indices to explore, newer than the cutoff */
+  GArray *below;   /* guint32 indices older than the cutoff: a heap, newest first */
+  GArray *marks;   /* guint32 indices: work stack of mark_reached() */
+  gint64 oldest;   /* git's oldest_have: the cutoff */
+  guint64 budget;  /* explorations left */
   guint64 visited;
   gboolean any;
 };
@@ -712,9 +732,13 @@ nearby_reach_search_new (NearbyReach *reach, guint64 budget)
   guint n = reach->oids->len;
 
   search->reach = nearby_reach_ref (reach);
-  search->have = g_new0 (guint8, n);
-  search->seen = g_new0 (guint32, n);
-  search->stack = g_array_new (FALSE, FALSE, sizeof (guint32));
+  search->flags = g_new0 (guint8, n);
+  search->edges = g_new (guint32, n);
+  memset (search->edges, 0xff, n * sizeof (guint32)); /* NO_INDEX */
+  search->edge = g_array_new (FALSE, FALSE, sizeof (Edge));
+  search->pending = g_array_new (FALSE, FALSE, sizeof (guint32));
+  search->below = g_array_new (FALSE, FALSE, sizeof (guint32));
+  search->marks = g_array_new (FALSE, FALSE, sizeof (guint32));
   search->budget = budget;
   return search;
 }
@@ -724,71 +748,244 @@ nearby_reach_search_free (NearbyReachSearch *search)
 {
   if (search == NULL)
     return;
-  g_free (search->have);
-  g_free (search->seen);
-  g_array_unref (search->stack);
+  g_free (search->flags);
+  g_free (search->edges);
+  g_array_unref (search->edge);
+  g_array_unref (search->pending);
+  g_array_unref (search->below);
+  g_array_unref (search->marks);
   nearby_reach_unref (search->reach);
   g_free (search);
+}
+
+static void
+push (GArray *stack, guint32 i)
+{
+  g_array_append_val (stack, i);
+}
+
+static guint32
+pop (GArray *stack)
+{
+  guint32 i = g_array_index (stack, guint32, stack->len - 1);
+
+  g_array_set_size (stack, stack->len - 1);
+  return i;
+}
+
+/* @i (not yet REACHED) gets @flag, and every explored commit above it that
+ * did not reach yet now does: each commit is marked once per search. */
+static void
+mark_reached (NearbyReachSearch *search, guint32 i, guint8 flag)
+{
+  search->flags[i] |= flag;
+  push (search->marks, i);
+  while (search->marks->len > 0)
+    {
+      guint32 parent = pop (search->marks);
+
+      for (guint32 e = search->edges[parent]; e != NO_INDEX;
+           e = g_array_index (search->edge, Edge, e).next)
+        {
+          guint32 child = g_array_index (search->edge, Edge, e).child;
+
+          if (!(search->flags[child] & REACHED))
+            {
+              search->flags[child] |= RESULT;
+              push (search->marks, child);
+            }
+        }
+    }
+}
+
+/* The heap of commits below the cutoff, newest on top. */
+static void
+below_push (NearbyReachSearch *search, guint32 i)
+{
+  guint32 *heap;
+  guint k;
+
+  push (search->below, i);
+  heap = (guint32 *) search->below->data;
+  for (k = search->below->len - 1; k > 0; k = (k - 1) / 2)
+    {
+      guint up = (k - 1) / 2;
+
+      guint32 tmp = heap[up];
+
+      if (search->reach->times[tmp] >= search->reach->times[heap[k]])
+        break;
+      heap[up] = heap[k];
+      heap[k] = tmp;
+    }
+}
+
+static guint32
+below_pop (NearbyReachSearch *search)
+{
+  guint32 *heap = (guint32 *) search->below->data;
+  const gint64 *times = search->reach->times;
+  guint32 top = heap[0];
+  guint n = search->below->len - 1;
+  guint k = 0;
+
+  heap[0] = heap[n];
+  g_array_set_size (search->below, n);
+  while (TRUE)
+    {
+      guint newest = k;
+      guint32 tmp;
+
+      for (guint c = 2 * k + 1; c <= 2 * k + 2 && c < n; c++)
+        if (times[heap[c]] > times[heap[newest]])
+          newest = c;
+      if (newest == k)
+        break;
+      tmp = heap[k];
+      heap[k] = heap[newest];
+      heap[newest] = tmp;
+      k = newest;
+    }
+  return top;
 }
 
 void
 nearby_reach_search_mark (NearbyReachSearch *search, const git_oid *oid)
 {
-  guint32 i = index_of (search->reach, oid);
+  NearbyReach *reach = search->reach;
+  guint32 i = index_of (reach, oid);
 
   if (i == NO_INDEX)
     return;
-  search->have[i] = 1;
-  if (!search->any || search->reach->times[i] < search->oldest)
-    search->oldest = search->reach->times[i];
+  /* As git's got_oid(): a have's parents are had too, and the cutoff is
+   * the oldest have's date (not its parents'). */
+  if (!(search->flags[i] & THEY_HAVE))
+    mark_reached (search, i, THEY_HAVE);
+  for (guint32 p = reach->first[i]; p < reach->first[i + 1]; p++)
+    {
+      guint32 parent = g_array_index (reach->parents, guint32, p);
+
+      if (!(search->flags[parent] & THEY_HAVE))
+        mark_reached (search, parent, THEY_HAVE);
+    }
+  if (!search->any || reach->times[i] < search->oldest)
+    search->oldest = reach->times[i];
   search->any = TRUE;
 }
 
-/* Depth first from @from, as git's can_all_from_reach_with_flag() does for
- * each of its "from" commits: a commit older than the oldest have is not
- * gone below (its parents are older still, clocks permitting; a miss only
- * costs the client another round). */
-gboolean
-nearby_reach_search_reaches (NearbyReachSearch *search, const git_oid *from)
+/* Looks at the parents of @i: one that reaches makes @i reach; the others
+ * are to be explored, or wait below the cutoff for an older have. */
+static void
+explore (NearbyReachSearch *search, guint32 i)
 {
   NearbyReach *reach = search->reach;
-  guint32 start = index_of (reach, from);
 
-  if (start == NO_INDEX || !search->any || search->budget == 0)
-    return FALSE;
-  if (++search->stamp == 0)
+  search->flags[i] |= EXPLORED;
+  search->budget--;
+  search->visited++;
+  for (guint32 p = reach->first[i]; p < reach->first[i + 1]; p++)
     {
-      memset (search->seen, 0, reach->oids->len * sizeof (guint32));
-      search->stamp = 1;
-    }
-  g_array_set_size (search->stack, 0);
-  g_array_append_val (search->stack, start);
-  search->seen[start] = search->stamp;
-  while (search->stack->len > 0)
-    {
-      guint32 i = g_array_index (search->stack, guint32, search->stack->len - 1);
+      guint32 parent = g_array_index (reach->parents, guint32, p);
+      Edge edge = { i, search->edges[parent] };
 
-      g_array_set_size (search->stack, search->stack->len - 1);
-      if (search->budget == 0)
-        return FALSE;
-      search->budget--;
-      search->visited++;
-      if (search->have[i])
-        return TRUE;
-      if (reach->times[i] < search->oldest)
-        continue;
-      for (guint32 p = reach->first[i]; p < reach->first[i + 1]; p++)
+      if (search->flags[parent] & REACHED)
         {
-          guint32 parent = g_array_index (reach->parents, guint32, p);
-
-          if (search->seen[parent] != search->stamp)
-            {
-              search->seen[parent] = search->stamp;
-              g_array_append_val (search->stack, parent);
-            }
+          mark_reached (search, i, RESULT);
+          return; /* its other parents cannot matter now */
         }
+      search->edges[parent] = search->edge->len;
+      g_array_append_val (search->edge, edge);
+      if (search->flags[parent] & QUEUED)
+        continue;
+      search->flags[parent] |= QUEUED;
+      if (reach->times[parent] >= search->oldest)
+        push (search->pending, parent);
+      else
+        below_push (search, parent);
     }
-  return FALSE;
+}
+
+static int
+newest_last (gconstpointer a, gconstpointer b, gpointer data)
+{
+  const gint64 *times = data;
+  gint64 ta = times[*(const guint32 *) a], tb = times[*(const guint32 *) b];
+
+  return ta < tb ? 1 : ta > tb ? -1 : 0;
+}
+
+/* git's can_all_from_reach_with_flag() for ok_to_give_up(), as one walk
+ * for the whole request rather than one per call: what was explored stays
+ * explored, and a new have marks what lies above it (mark_reached()), so
+ * every commit is explored at most once however many haves and wants come.
+ * As in git the walk goes from each want down its parents, not past the
+ * oldest have's date (a parent older than it is only checked for being
+ * had), the oldest wants first; a want already had counts as reaching. */
+gboolean
+nearby_reach_search_reaches_all (NearbyReachSearch *search, const git_oid *froms, guint n_froms)
+{
+  NearbyReach *reach = search->reach;
+  g_autoptr (GArray) starts = g_array_sized_new (FALSE, FALSE, sizeof (guint32), n_froms);
+
+  for (guint k = 0; k < n_froms; k++)
+    {
+      guint32 i = index_of (reach, &froms[k]);
+
+      if (i == NO_INDEX)
+        return FALSE;
+      if (!(search->flags[i] & REACHED))
+        push (starts, i);
+    }
+  if (!search->any)
+    return FALSE;
+  if (starts->len == 0)
+    return TRUE;
+
+  /* The cutoff went down since the last call: what waited above it now is
+   * explored. */
+  while (search->below->len > 0
+         && reach->times[g_array_index (search->below, guint32, 0)] >= search->oldest)
+    {
+      guint32 i = below_pop (search);
+
+      if (!(search->flags[i] & (REACHED | EXPLORED)))
+        push (search->pending, i);
+    }
+
+  g_array_sort_with_data (starts, newest_last, reach->times);
+  while (starts->len > 0)
+    {
+      guint32 start = pop (starts);
+
+      if (search->flags[start] & REACHED)
+        continue;
+      /* Even when older than the cutoff (git does not check a want's date),
+       * and even if it waits below it as another commit's parent. */
+      if (!(search->flags[start] & QUEUED))
+        {
+          search->flags[start] |= QUEUED;
+          push (search->pending, start);
+        }
+      else if (!(search->flags[start] & EXPLORED))
+        push (search->pending, start);
+      while (!(search->flags[start] & REACHED) && search->pending->len > 0)
+        {
+          guint32 i = pop (search->pending);
+
+          if (search->flags[i] & (REACHED | EXPLORED))
+            continue;
+          if (search->budget == 0)
+            {
+              push (search->pending, i); /* not explored: the answer is not known */
+              return FALSE;
+            }
+          explore (search, i);
+        }
+      /* Everything above the cutoff that it leads to was explored. */
+      if (!(search->flags[start] & REACHED))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean

@@ -36,13 +36,15 @@ gboolean nearby_reach_parents (NearbyReach *reach, const git_oid *oid, GArray *p
 /* The commit time of @oid; FALSE if @oid is not in the set. */
 gboolean nearby_reach_time (NearbyReach *reach, const git_oid *oid, gint64 *time);
 
-/* One request's questions "does this commit reach one the client has?",
- * as git's can_all_from_reach_with_flag() answers them for upload-pack's
- * ok_to_give_up(): the client's commons are marked (THEY_HAVE), and a
- * search from a commit goes down its parents, not below the oldest marked
- * commit's date (git's oldest_have cutoff). Every search of one
- * NearbyReachSearch together visits at most @budget commits; past that each
- * answer is FALSE ("not known to reach"), which a caller must treat as the
+/* One request's question "does every want reach a commit the client has?",
+ * as git's can_all_from_reach_with_flag() answers it for upload-pack's
+ * ok_to_give_up(): the client's commons (and their parents) are marked
+ * (THEY_HAVE), and the walk goes down from the wants, not below the oldest
+ * marked common's date (git's oldest_have cutoff). The walk is one for the
+ * whole request: a commit is explored at most once however often the
+ * question is asked, and marking a common marks what was explored above it.
+ * It explores at most @budget commits; past that an answer not already
+ * known is FALSE ("not known to reach"), which a caller must treat as the
  * safe answer. */
 typedef struct _NearbyReachSearch NearbyReachSearch;
 
@@ -52,8 +54,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyReachSearch, nearby_reach_search_free)
 
 /* Marks @oid (a member of the reach set) as a commit the client has. */
 void nearby_reach_search_mark (NearbyReachSearch *search, const git_oid *oid);
-gboolean nearby_reach_search_reaches (NearbyReachSearch *search, const git_oid *from);
+/* Whether each of the @n_froms commits at @froms reaches a marked one (or
+ * is one); FALSE if none is marked or one is not in the set. */
+gboolean nearby_reach_search_reaches_all (NearbyReachSearch *search, const git_oid *froms,
+                                          guint n_froms);
 gboolean nearby_reach_search_exhausted (NearbyReachSearch *search);
+/* Commits explored so far. */
 guint64 nearby_reach_search_visited (NearbyReachSearch *search);
 
 G_END_DECLS

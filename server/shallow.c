@@ -201,8 +201,12 @@ nearby_shallow_compute (git_repository *repo, NearbyReach *reach, const NearbyDe
 
   if (deepen->depth >= NEARBY_INFINITE_DEPTH)
     {
+      g_autoptr (GHashTable) once = g_hash_table_new (nearby_oid_hash, nearby_oid_equal);
+
       /* --unshallow: every shallow the client has is deepened to the root. */
-      g_array_append_vals (unshallows, shallows->data, shallows->len);
+      for (guint i = 0; i < shallows->len; i++)
+        if (g_hash_table_add (once, &g_array_index (shallows, git_oid, i)))
+          g_array_append_val (unshallows, g_array_index (shallows, git_oid, i));
       return TRUE;
     }
   if (deepen->depth > 0)
@@ -226,11 +230,12 @@ nearby_shallow_compute (git_repository *repo, NearbyReach *reach, const NearbyDe
       if (!g_hash_table_contains (shallow_set, oid))
         g_array_append_val (new_shallows, *oid);
     }
+  /* Each once, however often the client repeated it. */
   for (guint i = 0; i < shallows->len; i++)
     {
       const git_oid *oid = &g_array_index (shallows, git_oid, i);
 
-      if (g_hash_table_contains (complete, oid))
+      if (g_hash_table_contains (complete, oid) && g_hash_table_remove (shallow_set, oid))
         g_array_append_val (unshallows, *oid);
     }
   return TRUE;

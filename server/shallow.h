@@ -21,9 +21,10 @@ typedef struct
 gboolean nearby_deepen_requested (const NearbyDeepen *deepen);
 
 /* From @wants (and, for relative deepening, the client's @shallows), all of
- * them commits inside the export boundary, computes the commits that become shallow (@new_shallows, less those
- * the client already has as shallow) and the client's shallows that no longer
- * are (@unshallows). With @reach (may be NULL) depths are counted in its
+ * them commits inside the export boundary, computes the commits that become
+ * shallow (@new_shallows, less those the client already has as shallow) and
+ * the client's shallows that no longer are (@unshallows, each once even if
+ * @shallows repeats it). With @reach (may be NULL) depths are counted in its
  * in-memory graph rather than by reading commits. */
 gboolean nearby_shallow_compute (git_repository *repo, NearbyReach *reach,
                                  const NearbyDeepen *deepen, GArray *wants, GArray *shallows,

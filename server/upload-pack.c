@@ -22,12 +22,12 @@ typedef struct
 {
   const NearbyUploadTarget *target;
 
-  GArray *wants;      /* validated: commits in the reach set */
-  GArray *reached;    /* gboolean by want: known to reach a common (git's COMMON_KNOWN) */
-  GHashTable *seen;   /* wants and haves already taken, to skip repeats */
-  GArray *common;     /* validated haves, in the order they came */
-  gboolean got_other; /* a have we do not know (or will not admit to) */
-  GArray *shallows;   /* the client's shallows that are in the reach set */
+  GArray *wants;           /* validated: commits in the reach set */
+  GHashTable *seen;        /* wants and haves already taken, to skip repeats */
+  GArray *common;          /* validated haves, in the order they came */
+  gboolean got_other;      /* a have we do not know (or will not admit to) */
+  GArray *shallows;        /* the client's shallows that are in the reach set, once each */
+  GHashTable *shallow_set; /* the same, for lookups */
   NearbyDeepen deepen;
   GPtrArray *want_refs; /* v2 want-ref: HEAD and/or the branch's ref */
   gboolean done;
@@ -48,11 +48,11 @@ static void
 request_clear (Request *req)
 {
   g_clear_pointer (&req->wants, g_array_unref);
-  g_clear_pointer (&req->reached, g_array_unref);
   g_clear_pointer (&req->search, nearby_reach_search_free);
   g_clear_pointer (&req->seen, g_hash_table_unref);
   g_clear_pointer (&req->common, g_array_unref);
   g_clear_pointer (&req->shallows, g_array_unref);
+  g_clear_pointer (&req->shallow_set, g_hash_table_unref);
   g_clear_pointer (&req->want_refs, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Request, request_clear)
@@ -199,8 +199,7 @@ take_want (Request *req, const char *arg, const char **rest, GError **error)
     if (git_oid_equal (&g_array_index (req->wants, git_oid, i), &oid))
       return TRUE;
   g_array_append_val (req->wants, oid);
-  g_array_set_size (req->reached, req->wants->len); /* cleared: not known to reach yet */
-  req->answered_commons = 0;
+  req->answered_commons = 0; /* a new want: ask again */
   return TRUE;
 }
 
@@ -237,7 +236,9 @@ take_have (Request *req, const char *arg, GError **error)
 
 /* A shallow line names a commit the client has without its parents. One
  * outside the boundary is ignored, like one that does not exist: a client
- * whose branch was force-updated legitimately sends such lines. */
+ * whose branch was force-updated legitimately sends such lines. A repeated
+ * one is taken once, as git's CLIENT_SHALLOW flag does: up to MAX_HAVES
+ * lines never become as many unshallow lines or pack-objects grafts. */
 static gboolean
 take_shallow (Request *req, const char *arg, GError **error)
 {
@@ -247,8 +248,11 @@ take_shallow (Request *req, const char *arg, GError **error)
     return refuse (error, "protocol error: expected an object id after 'shallow'");
   if (req->shallows->len >= MAX_HAVES)
     return refuse (error, "too many shallow lines");
-  if (in_boundary (req, &oid))
-    g_array_append_val (req->shallows, oid);
+  if (in_boundary (req, &oid) && !g_hash_table_contains (req->shallow_set, &oid))
+    {
+      g_hash_table_add (req->shallow_set, g_memdup2 (&oid, sizeof oid));
+      g_array_append_val (req->shallows, oid);
+    }
   return TRUE;
 }
 
@@ -345,19 +349,19 @@ take_v0_capabilities (Request *req, const char *caps)
 }
 
 /* git's upload-pack.c ok_to_give_up(): whether every want already reaches
- * something the client has, so that "ready" can be said. It is asked once
- * per unknown have, so it is memoised the way git marks objects: a want once
- * reached stays reached (git's COMMON_KNOWN, assigned by
- * can_all_from_reach_with_flag()), and with no new common since the last
- * answer the answer stands. The searches run in the reach set's in-memory
- * graph, all of one request within NEGOTIATION_BUDGET commit visits; past
- * it the answer is FALSE, which is always correct: "ready" only saves a
- * round, and the client then sends "done". */
+ * something the client has, so that "ready" can be said. git answers with
+ * can_all_from_reach_with_flag(&want_obj, THEY_HAVE, COMMON_KNOWN,
+ * oldest_have, ...), a walk per call, and calls it once per unknown have;
+ * ours is one walk for the whole request in the reach set's in-memory graph
+ * (NearbyReachSearch), within NEGOTIATION_BUDGET commits. With no new
+ * common since the last answer, the answer stands. Past the budget the
+ * answer is FALSE, which is always correct: "ready" only saves a round, and
+ * the client then sends "done". */
 static gboolean
 ok_to_give_up (Request *req)
 {
   const NearbyUploadTarget *target = req->target;
-  gboolean all = TRUE;
+  g_autoptr (GArray) froms = NULL;
 
   if (req->common->len == 0)
     return FALSE;
@@ -370,25 +374,18 @@ ok_to_give_up (Request *req)
   for (; req->search != NULL && req->marked < req->common->len; req->marked++)
     nearby_reach_search_mark (req->search, &g_array_index (req->common, git_oid, req->marked));
 
+  /* Every common is below the tip: a want of the tip reaches. */
+  froms = g_array_sized_new (FALSE, FALSE, sizeof (git_oid), req->wants->len);
   for (guint i = 0; i < req->wants->len; i++)
-    {
-      const git_oid *want = &g_array_index (req->wants, git_oid, i);
-      gboolean *reached = &g_array_index (req->reached, gboolean, i);
+    if (!git_oid_equal (&g_array_index (req->wants, git_oid, i), &target->tip))
+      g_array_append_val (froms, g_array_index (req->wants, git_oid, i));
 
-      if (*reached)
-        continue;
-      /* Every common is below the tip. */
-      *reached = git_oid_equal (want, &target->tip)
-                 || (req->search != NULL && nearby_reach_search_reaches (req->search, want));
-      if (!*reached)
-        {
-          all = FALSE;
-          break;
-        }
-    }
   req->answered_commons = req->common->len;
-  req->answer = all;
-  return all;
+  req->answer = froms->len == 0
+                || (req->search != NULL
+                    && nearby_reach_search_reaches_all (req->search, (const git_oid *) froms->data,
+                                                        froms->len));
+  return req->answer;
 }
 
 typedef struct
@@ -929,11 +926,11 @@ nearby_upload_pack_plan (const NearbyUploadTarget *target, gboolean v2, const gu
   plan->preamble = g_byte_array_new ();
   req.target = target;
   req.wants = g_array_new (FALSE, FALSE, sizeof (git_oid));
-  req.reached = g_array_new (FALSE, TRUE, sizeof (gboolean));
   req.common = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.shallows = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.want_refs = g_ptr_array_new_with_free_func (g_free);
   req.seen = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
+  req.shallow_set = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   nearby_pkt_reader_init (reader, request, request_len);
 
   if (!(v2 ? handle_v2 (plan, &req, reader, &error) : handle_v0 (plan, &req, reader, &error)))
