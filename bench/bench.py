@@ -125,9 +125,10 @@ def make_long_history(path, commits, nfiles, nlines, seed=1):
     every MERGE_EVERY commits a merge of a side branch of 1 to 3 commits that
     forked 2 to 6 commits earlier and changed side.txt only, which main does
     not touch. Written by git fast-import, which deltifies each blob against
-    the one before it (so most runs of commits stay on one file) and each
-    tree against its last version; then repacked once (reusing those
-    deltas) with a bitmap, and a commit-graph, as git gc would write them."""
+    the blob before it (so four commits in five change the file the one
+    before changed) and each tree against its last version; then repacked
+    once (reusing those deltas) with a bitmap, and a commit-graph, as git gc
+    would write them."""
     rnd = random.Random(seed)
     words = WORDS
 
@@ -897,7 +898,9 @@ def main():
             return f"{a / b:.2f}" if a is not None and b else "n/a"
 
         def value(a):
-            return f"{a:.3f}" if a is not None else "n/a"
+            if a is None:
+                return "n/a"
+            return f"{a:.0f}" if key in ("load deepen", "load haves") else f"{a:.3f}"
         print(f"| {label} | {value(n)} | {value(t)} | {value(d)} | {value(h)} | {value(ht)} "
               f"| {ratio(n, d)} | {ratio(t, d)} | {ratio(n, h)} | {ratio(t, ht)} | {ratio(t, n)} |")
     if args.lan == "yes":
