@@ -31,7 +31,9 @@ SIZES = {  # commits, files, lines per file
     "small": (1500, 150, 80),
     "medium": (6000, 600, 120),
     "large": (20000, 2000, 150),
+    "huge": (500000, 8, 4),  # a long history: see make_long_history
 }
+MERGE_EVERY = 50  # --size huge: a short side branch merged about every 50 commits
 
 
 def log(*args):
@@ -66,6 +68,9 @@ WORDS = ("the of and to in is that for it as with was on be by this are or "
 
 
 def make_repo(path, size, seed=1):
+    if size == "huge":
+        make_long_history(path, *SIZES[size], seed=seed)
+        return
     commits, nfiles, nlines = SIZES[size]
     rnd = random.Random(seed)
 
@@ -112,6 +117,96 @@ def make_repo(path, size, seed=1):
         raise SystemExit("git fast-import failed")
     run("git", "repack", "-adf", "-q", cwd=path)
     run("git", "gc", "-q", "--prune=now", cwd=path)
+
+
+def make_long_history(path, commits, nfiles, nlines, seed=1):
+    """A long history on a small tree: commits in all on main (side branches
+    included), each changing one line of one of nfiles short files, and about
+    every MERGE_EVERY commits a merge of a side branch of 1 to 3 commits that
+    forked 2 to 6 commits earlier and changed side.txt only, which main does
+    not touch. Written by git fast-import, which deltifies each blob against
+    the blob before it (so four commits in five change the file the one
+    before changed) and each tree against its last version; then repacked
+    once (reusing those deltas) with a bitmap, and a commit-graph, as git gc
+    would write them."""
+    rnd = random.Random(seed)
+    words = WORDS
+
+    def line():
+        return " ".join(rnd.choice(words) for _ in range(rnd.randint(4, 8)))
+
+    names = [f"file{i:02d}.txt" for i in range(nfiles)]
+    files = {name: [line() for _ in range(nlines)] for name in names}
+    side = [line() for _ in range(nlines)]
+    name = names[0]
+    run("git", "init", "-q", "--bare", "-b", "main", path)
+    fi = subprocess.Popen(["git", "fast-import", "--quiet", "--depth=50"], cwd=path,
+                          stdin=subprocess.PIPE, bufsize=1 << 20)
+    chunks = []
+    when = 1000000000
+    mark = 0
+    made = 0
+    tips = []  # marks of main's last commits, to fork side branches from
+    merge_at = MERGE_EVERY
+
+    def data(text):
+        raw = text.encode()
+        return b"data %d\n%s\n" % (len(raw), raw)
+
+    def commit(ref, parent, merge, msg, changes):
+        nonlocal mark, when, made
+        mark += 1
+        made += 1
+        when += rnd.randint(30, 3600)
+        out = [b"commit %s\nmark :%d\ncommitter Bench <bench@example.invalid> %d +0000\n"
+               % (ref, mark, when), data(msg)]
+        if parent:
+            out.append(b"from :%d\n" % parent)
+        if merge:
+            out.append(b"merge :%d\n" % merge)
+        for name, content in changes:
+            out.append(b"M 100644 inline %s\n" % name.encode())
+            out.append(data("\n".join(content) + "\n"))
+        out.append(b"\n")
+        chunks.append(b"".join(out))
+        if len(chunks) >= 2000:
+            fi.stdin.write(b"".join(chunks))
+            chunks.clear()
+        return mark
+
+    head = commit(b"refs/heads/main", 0, 0, "start",
+                  [(n, files[n]) for n in names] + [("side.txt", side)])
+    tips.append(head)
+    while made < commits:
+        if made >= merge_at and len(tips) > 6 and made + 4 <= commits:
+            merge_at = made + rnd.randint(MERGE_EVERY * 3 // 4, MERGE_EVERY * 5 // 4)
+            fork = tips[-rnd.randint(3, 7)]
+            parent = fork
+            for _ in range(rnd.randint(1, 3)):
+                side[rnd.randrange(nlines)] = line()
+                parent = commit(b"refs/heads/side", parent, 0, f"side {made}: {line()}",
+                                [("side.txt", side)])
+            head = commit(b"refs/heads/main", head, parent, f"Merge side {made}",
+                          [("side.txt", side)])
+        else:
+            if rnd.random() < 0.2:  # mostly several commits in a row on one file
+                name = rnd.choice(names)
+            files[name][rnd.randrange(nlines)] = line()
+            head = commit(b"refs/heads/main", head, 0, f"change {made}: {line()}",
+                          [(name, files[name])])
+        tips.append(head)
+        if len(tips) > 16:
+            del tips[:8]
+    chunks.append(b"reset refs/heads/side\nfrom 0000000000000000000000000000000000000000\n\n")
+    fi.stdin.write(b"".join(chunks))
+    fi.stdin.close()
+    if fi.wait() != 0:
+        raise SystemExit("git fast-import failed")
+    t = time.monotonic()
+    run("git", "repack", "-adb", "-q", cwd=path)
+    run("git", "commit-graph", "write", "--reachable", cwd=path)
+    run("git", "prune-packed", cwd=path)
+    log(f"repacked in {time.monotonic() - t:.0f} s")
 
 
 # --- process trees ----------------------------------------------------------
@@ -463,6 +558,107 @@ def page_requests(server, count):
             raise SystemExit(f"GET / from {server.name}: {resp.status}")
 
 
+def git_out(*argv):
+    return subprocess.run(["git", *argv], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def move_tip(bare, tip, serial):
+    """Commits on main in the served repository: a new commit on top of
+    tip (the run's main), with tip's tree and a message of its own, so that
+    every move is a new tip, one commit ahead of the last one the servers
+    saw. Returns the new commit."""
+    new = subprocess.run(["git", "-C", bare, "commit-tree", tip + "^{tree}", "-p", tip, "-m",
+                          f"tip move {serial}"], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, GIT_COMMITTER_DATE=f"{2000000000 + serial} +0000",
+                                  GIT_AUTHOR_DATE=f"{2000000000 + serial} +0000")).stdout.strip()
+    run("git", "-C", bare, "update-ref", "refs/heads/main", new, tip)
+    return new
+
+
+def post(server, body, deadline):
+    """One raw protocol v2 request to server's upload-pack, over HTTP, read
+    up to the first pack byte or the end of the answer; returns its bytes."""
+    path = server.url().split(str(server.port), 1)[1] + "/git-upload-pack"
+    conn = connection(server, deadline)
+    try:
+        conn.request("POST", path, body, {"Git-Protocol": "version=2",
+                                          "Content-Type": "application/x-git-upload-pack-request"})
+        resp = conn.getresponse()
+        buf = b""
+        while True:
+            chunk = resp.read1(65536)
+            if not chunk:
+                break
+            buf += chunk
+            if b"PACK" in buf:
+                break
+        if resp.status != 200:
+            raise RuntimeError(f"{server.name}: {resp.status}")
+        return buf
+    finally:
+        conn.close()
+
+
+def negotiation_requests(tip, since, have_one, haves):
+    """Two negotiation-heavy fetches: deepen-since (a walk over every commit
+    newer than since; the client has have_one, so the pack is small), and
+    5,000 have lines without done (the server checks them all and decides
+    whether it can give up)."""
+    head = (pkt("command=fetch\n") + pkt("agent=bench\n") + pkt("object-format=sha1\n") + b"0001"
+            + pkt("thin-pack\n") + pkt("ofs-delta\n") + pkt("no-progress\n") + pkt(f"want {tip}\n"))
+    deepen = head + pkt(f"have {have_one}\n") + pkt(f"deepen-since {since}\n") + pkt("done\n") + b"0000"
+    many = head + b"".join(pkt(f"have {h}\n") for h in haves) + b"0000"
+    return deepen, many
+
+
+def latency_under_load(server, path, loads, count):
+    """GET path count times, each on a new connection, while each body in
+    loads is POSTed in a loop of its own; returns the latencies (ms) and
+    how many load requests were answered meanwhile."""
+    stop = threading.Event()
+    answered = [0] * len(loads)
+    errors = []
+
+    def loop(i, body):
+        while not stop.is_set():
+            try:
+                post(server, body, 120)
+                answered[i] += 1
+            except Exception as e:  # noqa: BLE001 (reported below)
+                errors.append(repr(e))
+                stop.wait(0.05)
+
+    threads = [threading.Thread(target=loop, args=(i, b), daemon=True) for i, b in enumerate(loads)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # the load requests are on their way
+    times = []
+    try:
+        for _ in range(count):
+            conn = connection(server, 60)
+            t0 = time.monotonic()
+            conn.request("GET", path, headers={"Git-Protocol": "version=2"})
+            resp = conn.getresponse()
+            resp.read()
+            times.append((time.monotonic() - t0) * 1000)
+            conn.close()
+            if resp.status != 200:
+                raise SystemExit(f"GET {path} from {server.name}: {resp.status}")
+            time.sleep(0.002)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(130)
+    if errors:
+        log(f"{server.name}: {len(errors)} load requests failed, e.g. {errors[0]}")
+    return times, answered
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repo", help="benchmark this repository's HEAD branch (it is not changed)")
@@ -475,7 +671,17 @@ def main():
     ap.add_argument("--lan", choices=("yes", "no", "only"), default="yes",
                     help="the LAN section on simulated hosts (needs root): yes (default), no, "
                          "or only")
+    ap.add_argument("--many-repos", action="store_true",
+                    help="only this: 1,000 repositories with 100 advertised branches each, the "
+                         "time until git-nearby serves them all and its idle RSS then")
     args = ap.parse_args()
+    if args.many_repos:
+        # The README's "1,000 repositories with 100 advertised branches" read
+        # both ways: 100 in all, and 100 in each.
+        many_repos(args, 1000, 1, 100)
+        print()
+        many_repos(args, 1000, 100, 1000)
+        return
     if args.lan != "no" and os.geteuid() != 0:
         if args.lan == "only":
             raise SystemExit("the LAN section needs root: it makes network namespaces")
@@ -522,6 +728,14 @@ def main():
     base = os.path.join(work, "base.git")
     run("git", "clone", "-q", "--bare", "--no-local", "--single-branch", "-b", "base",
         "file://" + bare, base)
+
+    # Negotiation load: deepen-since half the history back (the client has
+    # main~10), and the first 5,000 commits of main~10's history as haves.
+    since = int(git_out("-C", bare, "log", "-1", "--format=%ct", f"main~{int(commits) // 2}"))
+    have_one = git_out("-C", bare, "rev-parse", "main~10")
+    haves = git_out("-C", bare, "rev-list", "--max-count=5000", "main~10").split()
+    loads = negotiation_requests(tip, since, have_one, haves)
+    moves = 0
 
     nearby = Nearby(args.build, root, work)
     servers = [nearby, NearbyTls(nearby), Daemon(root, work), HttpBackend(root, work),
@@ -583,6 +797,50 @@ def main():
                 record(s, "concurrent rss", rss / 2**20)
                 for d in dests:
                     shutil.rmtree(d)
+
+                if s.name in ("git-nearby", "http-backend"):
+                    path = "/" if s.name == "git-nearby" else \
+                        "/git/bench.git/info/refs?service=git-upload-pack"
+                    times, _ = latency_under_load(s, path, [], 300)
+                    record(s, "idle p50", percentile(times, 50))
+                    record(s, "idle p99", percentile(times, 99))
+                    times, answered = latency_under_load(s, path, loads, 300)
+                    record(s, "load p50", percentile(times, 50))
+                    record(s, "load p99", percentile(times, 99))
+                    record(s, "load deepen", answered[0])
+                    record(s, "load haves", answered[1])
+
+            # Last in the round, as it moves main: each server right after
+            # its own tip move, from a client 5 commits behind the old tip
+            # (6 behind the new one). Before it, an untimed fetch of the
+            # current tip, as a client that fetches often would have made;
+            # after it, main goes back, so that every move is a fast-forward
+            # by one commit and the next round's measures see the same main.
+            for s in order:
+                warm = os.path.join(work, "warm.git")
+                inc = os.path.join(work, "inc.git")
+                for d in (warm, inc):
+                    shutil.rmtree(d, ignore_errors=True)
+                    shutil.copytree(base, d, symlinks=True)
+                run(*s.git(), "-C", warm, "fetch", "-q", s.url(), "+HEAD:refs/heads/base")
+                moves += 1
+                new = move_tip(bare, tip, moves)
+                wall, cpu, _ = measured(s, lambda: run(*s.git(), "-C", inc, "fetch", "-q", s.url(),
+                                                       "+HEAD:refs/heads/base"))
+                got = git_out("-C", inc, "rev-parse", "refs/heads/base")
+                run("git", "-C", bare, "update-ref", "refs/heads/main", tip, new)
+                if got != new:
+                    raise SystemExit(f"{s.name} sent {got}, not the new tip {new}")
+                record(s, "moved wall", wall)
+                record(s, "moved cpu", cpu)
+                shutil.rmtree(inc)
+                shutil.rmtree(warm)
+            # git-nearby keeps the reach set of each branch's last tip: let
+            # it see main again, untimed, as the round began.
+            warm = os.path.join(work, "warm.git")
+            shutil.copytree(base, warm, symlinks=True)
+            run(*nearby.git(), "-C", warm, "fetch", "-q", nearby.url(), "+HEAD:refs/heads/base")
+            shutil.rmtree(warm)
     finally:
         for s in servers:
             s.stop()
@@ -605,6 +863,14 @@ def main():
         ("GET / on a new connection, server CPU (ms)", "page cpu"),
         ("server peak RSS, one clone (MiB)", "peak rss"),
         (f"server peak RSS, {args.concurrent} clones (MiB)", "concurrent rss"),
+        ("fetch right after the tip moved (6 commits behind), wall (s)", "moved wall"),
+        ("fetch right after the tip moved, server CPU (s)", "moved cpu"),
+        ("page, idle, p50 (ms)", "idle p50"),
+        ("page, idle, p99 (ms)", "idle p99"),
+        ("page during deepen-since + 5,000-have fetches, p50 (ms)", "load p50"),
+        ("page during deepen-since + 5,000-have fetches, p99 (ms)", "load p99"),
+        ("deepen-since fetches answered meanwhile (count)", "load deepen"),
+        ("5,000-have fetches answered meanwhile (count)", "load haves"),
     ]
     med = {n: {k: statistics.median(v) for k, v in r.items()} for n, r in results.items()}
     uname = os.uname()
@@ -614,6 +880,11 @@ def main():
     print("git-nearby serves plain HTTP and TLS on one port; \"TLS\" is the same server reached "
           "over https with the key pinned, as nearby:// remotes reach it; http-backend TLS is "
           "lighttpd with an ECDSA P-256 certificate, reached the same way.\n")
+    print("\"page\": 300 requests on a new connection each, for git-nearby GET /, for "
+          "http-backend (the baseline) GET info/refs?service=git-upload-pack (protocol v2), idle "
+          "and while the same server answers two loops of raw v2 fetches: deepen-since "
+          f"{since} (half of main's history newer; the client has main~10) and 5,000 have lines "
+          "(main~10's history, no done).\n")
     print("| measure | git-nearby | git-nearby TLS | git daemon | http-backend | http-backend TLS "
           "| nearby / daemon | TLS / daemon | nearby / http-backend | TLS / http-backend TLS "
           "| TLS / plain |")
@@ -627,12 +898,137 @@ def main():
             return f"{a / b:.2f}" if a is not None and b else "n/a"
 
         def value(a):
-            return f"{a:.3f}" if a is not None else "n/a"
+            if a is None:
+                return "n/a"
+            return f"{a:.0f}" if key in ("load deepen", "load haves") else f"{a:.3f}"
         print(f"| {label} | {value(n)} | {value(t)} | {value(d)} | {value(h)} | {value(ht)} "
               f"| {ratio(n, d)} | {ratio(t, d)} | {ratio(n, h)} | {ratio(t, ht)} | {ratio(t, n)} |")
     if args.lan == "yes":
         print()
         lan_section(args)
+
+
+def many_repos(args, repos, branches, opted):
+    """repos repositories under one directory, each with branches branches,
+    all of them opted in (branch.<b>.nearby = true) in the first opted
+    repositories: the time from starting git-nearby
+    serve until GET /?format=json lists every branch, and the server's RSS
+    after 2 s idle then (and when it wrote its port file, before any
+    request). Medians of --rounds starts, after one start on an empty
+    directory that makes the server's identity."""
+    import json
+    work = tempfile.mkdtemp(prefix="nearby-bench.")
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    os.environ.update(HOME=home, GIT_CONFIG_NOSYSTEM="1", XDG_CONFIG_HOME=home)
+    root = os.path.join(work, "root")
+    empty = os.path.join(work, "empty")
+    os.makedirs(root)
+    os.makedirs(empty)
+    t = time.monotonic()
+    tmpl = os.path.join(work, "template.git")
+    run("git", "init", "-q", "--bare", "-b", "b000", tmpl)
+    shutil.rmtree(os.path.join(tmpl, "hooks"), ignore_errors=True)
+    env = dict(os.environ, GIT_AUTHOR_NAME="Bench", GIT_AUTHOR_EMAIL="bench@example.invalid",
+               GIT_COMMITTER_NAME="Bench", GIT_COMMITTER_EMAIL="bench@example.invalid",
+               GIT_AUTHOR_DATE="1600000000 +0000", GIT_COMMITTER_DATE="1600000000 +0000")
+    tree = subprocess.run(["git", "-C", tmpl, "mktree"], input="", capture_output=True, text=True,
+                          check=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", tmpl, "commit-tree", tree, "-m", "start"], env=env,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    names = [f"b{i:03d}" for i in range(branches)]
+    with open(os.path.join(tmpl, "packed-refs"), "w") as f:
+        f.write("# pack-refs with: peeled fully-peeled sorted \n")
+        f.writelines(f"{commit} refs/heads/{b}\n" for b in names)
+    for i in range(repos):
+        shutil.copytree(tmpl, os.path.join(root, f"r{i:04d}.git"), symlinks=True)
+        if i < opted:
+            with open(os.path.join(root, f"r{i:04d}.git", "config"), "a") as f:
+                f.writelines(f'[branch "{b}"]\n\tnearby = true\n' for b in names)
+    want = opted * branches
+    log(f"{repos} repositories with {branches} branches each, {want} opted in, made in "
+        f"{time.monotonic() - t:.1f} s")
+    serve = os.path.join(args.build, "server", "git-nearby-serve")
+    port_file = os.path.join(work, "port")
+    results = {"port": [], "all": [], "rss port": [], "rss idle": [], "json": []}
+
+    def rss_kib(pid):
+        with open(f"/proc/{pid}/status") as f:
+            return int([l for l in f if l.startswith("VmRSS:")][0].split()[1])
+
+    def start(directory):
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        t0 = time.monotonic()
+        proc = subprocess.Popen([serve, "--bind", "127.0.0.1", "--port", "0", "--port-file",
+                                 port_file, "--no-publish", directory],
+                                env=dict(os.environ, XDG_CACHE_HOME=os.path.join(work, "cache")),
+                                stdout=subprocess.DEVNULL,
+                                stderr=open(os.path.join(work, "serve.log"), "a"))
+        end = t0 + 120
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            if time.monotonic() > end or proc.poll() is not None:
+                proc.kill()
+                raise SystemExit(f"git-nearby serve did not start (see {work}/serve.log)")
+            time.sleep(0.005)
+        return proc, t0, time.monotonic() - t0
+
+    try:
+        proc, _, _ = start(empty)
+        proc.terminate()
+        proc.wait(10)
+        for rnd in range(args.rounds):
+            log(f"round {rnd + 1} of {args.rounds}")
+            proc, t0, port_s = start(root)
+            try:
+                rss_port = rss_kib(proc.pid)
+                port = int(open(port_file).read())
+                end = t0 + 120
+                while True:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    t1 = time.monotonic()
+                    conn.request("GET", "/?format=json")
+                    resp = conn.getresponse()
+                    listed = json.loads(resp.read())
+                    conn.close()
+                    if len(listed) >= want or time.monotonic() > end:
+                        break
+                    time.sleep(0.05)
+                done = time.monotonic()
+                if len(listed) != want:
+                    raise SystemExit(f"GET /?format=json lists {len(listed)} branches, not {want}")
+                time.sleep(2)
+                results["port"].append(port_s)
+                results["all"].append(done - t0)
+                results["json"].append(done - t1)
+                results["rss port"].append(rss_port / 1024)
+                results["rss idle"].append(rss_kib(proc.pid) / 1024)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            log(f"kept {work}")
+    uname = os.uname()
+    print(f"git-nearby benchmark, {time.strftime('%Y-%m-%d')}, {uname.sysname} {uname.machine}, "
+          f"{os.cpu_count()} cores; {repos:,} repositories of {branches} branches in one "
+          f"directory, {want:,} branches advertised (all of {opted:,} repositories'), git nearby serve --no-publish; medians of "
+          f"{args.rounds} starts\n")
+    print("| measure | git-nearby |")
+    print("|---|---:|")
+    for label, key, fmt in (
+            ("start to port file written (s)", "port", "{:.2f}"),
+            (f"start to GET /?format=json listing all {want:,} branches (s)", "all", "{:.2f}"),
+            ("of which that GET / (s)", "json", "{:.2f}"),
+            ("RSS when the port file is written (MiB)", "rss port", "{:.1f}"),
+            ("RSS 2 s idle after the listing (MiB)", "rss idle", "{:.1f}")):
+        print(f"| {label} | {fmt.format(statistics.median(results[key]))} |")
 
 
 def lan_section(args):
