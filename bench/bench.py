@@ -230,19 +230,27 @@ def tree(pid):
 
 def cpu_seconds(pid):
     """CPU time of the tree: each live process's own, in nanoseconds (from
-    schedstat), plus its reaped children's (cutime+cstime, in clock ticks:
-    the same resolution for every server, whose work is done by children)."""
+    the schedstat of each of its threads: /proc/PID/schedstat is the main
+    thread's only), or its utime+stime if more (that counts threads that
+    ended too, in clock ticks), plus its reaped children's (cutime+cstime,
+    in clock ticks: the same resolution for every server, whose work is done
+    by children)."""
     total = 0.0
     for p in tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{p}/schedstat") as f:
-                own_ns = int(f.read().split()[0])
+            own_ns = 0
+            for t in os.listdir(f"/proc/{p}/task"):
+                try:
+                    with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                        own_ns += int(f.read().split()[0])
+                except OSError:
+                    pass
         except OSError:
             continue
-        cutime, cstime = (int(x) for x in fields[13:15])
-        total += own_ns / 1e9 + (cutime + cstime) / TICK
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        total += max(own_ns / 1e9, (utime + stime) / TICK) + (cutime + cstime) / TICK
     return total
 
 
