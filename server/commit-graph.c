@@ -116,6 +116,17 @@ nearby_commit_graph_open (const char *commondir)
   for (guint i = 1; i < 256; i++)
     if (be32 (data + oidf + i * 4) < be32 (data + oidf + (i - 1) * 4))
       return NULL;
+  /* Ids strictly in order, each in its fanout bucket: else a lookup could
+   * miss a commit the file has, or find another. */
+  for (guint32 i = 0; i < graph->n; i++)
+    {
+      const guint8 *id = data + oidl + (gsize) i * HASH_LEN;
+      guint32 low = id[0] == 0 ? 0 : be32 (data + oidf + (id[0] - 1) * 4);
+
+      if (i < low || i >= be32 (data + oidf + id[0] * 4)
+          || (i > 0 && memcmp (id - HASH_LEN, id, HASH_LEN) >= 0))
+        return NULL;
+    }
   if (!checksum_matches (data, len))
     return NULL;
   graph->fanout = data + oidf;

@@ -4,8 +4,8 @@
  * it can (reach.c), and reads commits only for what it lacks.
  *
  * Only a single, whole file is used (objects/info/commit-graph, version 1,
- * SHA-1), and only when its checksum matches and every position in it is in
- * range: a file that is split, of another version, truncated or corrupt is
+ * SHA-1), and only when its checksum matches, its ids are in order and
+ * every position in it is in range: a file that is split, of another version, truncated or corrupt is
  * as good as none. Nor is one used in a shallow repository or one with
  * grafts, where git does not trust it either. */
 #pragma once
