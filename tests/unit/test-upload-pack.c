@@ -365,6 +365,123 @@ test_have_outside (void)
     }
 }
 
+/* Random histories with merges and clocks that go backwards, and random
+ * rounds of wants and haves (commons and unknown ids interleaved, so that
+ * ok_to_give_up() is asked again and again as the date cutoff moves): every
+ * answer is git's. */
+static void
+test_haves_random (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+  char *saved_dir = dir, *saved_tip = tip;
+  git_repository *saved_repo = repo;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) import = g_string_new (NULL);
+  g_autofree char *list = NULL;
+  g_auto (GStrv) ids = NULL;
+  const guint n = 300, rounds = 150;
+  guint n_ready = 0;
+  gint64 time = 1600000000;
+
+  dir = g_dir_make_tmp ("test-upload-pack-random-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_free (git ("init -q -b main"));
+  for (guint k = 1; k <= n; k++)
+    {
+      time += g_rand_int_range (rand, -40, 100);
+      g_string_append_printf (import,
+                              "commit refs/heads/main\nmark :%u\n"
+                              "committer T <t@example.invalid> %" G_GINT64_FORMAT " +0000\n"
+                              "data 2\n%02u\n",
+                              k, time, k % 100);
+      if (k > 1)
+        {
+          guint from = k - 1 - g_rand_int_range (rand, 0, MIN (k - 1, 8));
+
+          g_string_append_printf (import, "from :%u\n", from);
+          if (k > 3 && g_rand_int_range (rand, 0, 4) == 0)
+            {
+              guint other = k - 1 - g_rand_int_range (rand, 0, MIN (k - 1, 30));
+
+              if (other != from)
+                g_string_append_printf (import, "merge :%u\n", other);
+            }
+        }
+      g_string_append_printf (import, "M 644 inline f%u\ndata 2\n%02u\n\n", k % 7, k % 100);
+    }
+  {
+    g_autofree char *path = g_build_filename (dir, "import", NULL);
+    g_autofree char *args = g_strdup_printf ("fast-import --quiet < %s", path);
+    g_autofree char *command = g_strdup_printf ("sh -c 'cd %s && git %s'", dir, args);
+
+    g_assert_true (g_file_set_contents (path, import->str, import->len, NULL));
+    g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
+  }
+  tip = git ("rev-parse main");
+  /* Only commits of the branch: git would ACK the others. */
+  list = git ("rev-list main");
+  ids = g_strsplit (list, "\n", -1);
+  g_assert_cmpint (git_repository_open (&repo, dir), ==, 0);
+
+  for (guint r = 0; r < rounds; r++)
+    {
+      g_autoptr (GString) request = g_string_new (NULL);
+      gboolean v2 = r % 3 == 2;
+      guint n_wants = g_rand_int_range (rand, 1, 5);
+      guint n_haves = g_rand_int_range (rand, 1, 40);
+      guint len = g_strv_length (ids);
+
+      if (v2)
+        g_string_append (request, V2_FETCH);
+      for (guint w = 0; w < n_wants; w++)
+        {
+          /* Not the tip: we know at once that it reaches every common,
+           * where git's walk may stop at a clock that went backwards. */
+          const char *want = ids[g_rand_int_range (rand, 1, MIN (len, 120))];
+
+          g_string_append_printf (request, "want %s%s\n", want, !v2 && w == 0 ? V0_CAPS : "");
+        }
+      if (!v2)
+        g_string_append (request, "FLUSH\n");
+      /* Each have once: git 2.39 acknowledges a repeated v2 have again, git
+       * 2.47 once, as we do. */
+      g_autoptr (GHashTable) taken = g_hash_table_new (g_str_hash, g_str_equal);
+      for (guint h = 0; h < n_haves; h++)
+        {
+          char *have = ids[g_rand_int_range (rand, 0, len)];
+
+          if (g_rand_int_range (rand, 0, 3) == 0)
+            g_string_append_printf (request, "have %040x\n", g_rand_int (rand));
+          else if (g_hash_table_add (taken, have))
+            g_string_append_printf (request, "have %s\n", have);
+        }
+      g_string_append (request, "FLUSH\n");
+      g_test_message ("request %u", r);
+      assert_as_git (request->str, v2);
+      {
+        g_autofree char *answer = ours (request->str, v2);
+
+        n_ready += strstr (answer, "ready") != NULL;
+      }
+    }
+  /* Both answers came up often enough to mean something. */
+  g_test_message ("%u of %u rounds ready", n_ready, rounds);
+  g_assert_cmpuint (n_ready, >, rounds / 5);
+  g_assert_cmpuint (n_ready, <, rounds - rounds / 5);
+
+  git_repository_free (repo);
+  {
+    g_autofree char *command = g_strdup_printf ("rm -rf %s", dir);
+
+    g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL));
+  }
+  g_free (dir);
+  g_free (tip);
+  dir = saved_dir;
+  tip = saved_tip;
+  repo = saved_repo;
+}
+
 /* ---- shallow ---- */
 
 static void
@@ -478,6 +595,7 @@ main (int argc, char **argv)
   g_test_add_func ("/upload-pack/have/v0", test_haves_v0);
   g_test_add_func ("/upload-pack/have/v2", test_haves_v2);
   g_test_add_func ("/upload-pack/have/outside", test_have_outside);
+  g_test_add_func ("/upload-pack/have/random", test_haves_random);
   g_test_add_func ("/upload-pack/shallow/deepen", test_deepen);
   g_test_add_func ("/upload-pack/shallow/deepen-since", test_deepen_since);
   g_test_add_func ("/upload-pack/shallow/deepen-not", test_deepen_not);
