@@ -15,7 +15,7 @@ static char *dir;
 static git_repository *repo;
 
 /* Commit ids by name, filled in main(). */
-static char *root, *a1, *a2, *a3, *b1, *b2, *m, *c1, *tip, *p1, *p1_tree, *p1_blob, *tip_tree;
+static char *a1, *a2, *a3, *b1, *b2, *m, *c1, *tip, *p1, *p1_tree, *p1_blob, *tip_tree;
 static const char *none = "0123456789abcdef0123456789abcdef01234567";
 static const char *unknown = "00000000000000000000000000000000000000aa";
 
@@ -68,7 +68,7 @@ make_repository (void)
   g_free (git ("init -q -b main"));
   /* root - a1 - a2 - a3 - m - c1 - tip, with b1 - b2 from a1 merged at m;
    * "private" (not advertised) has p1 on a2. */
-  root = commit ("root", 1600000100);
+  g_free (commit ("root", 1600000100));
   a1 = commit ("a1", 1600000200);
   a2 = commit ("a2", 1600000300);
   g_free (git ("checkout -q -b private"));
