@@ -25,35 +25,31 @@ ref_name_is_valid (const char *ref)
   return git_reference_name_is_valid (&valid, ref) == 0 && valid;
 }
 
-/* git rev-parse --verify -q REF: its commit, or NULL. */
-static char *
-ref_tip (const char *ref)
-{
-  const char *argv[] = { "git", "rev-parse", "--verify", "-q", ref, NULL };
-  g_autofree char *out = NULL;
-  int status = 0;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                     NULL, NULL, &out, NULL, &status, NULL)
-      || !g_spawn_check_wait_status (status, NULL))
-    return NULL;
-  return g_strstrip (g_steal_pointer (&out));
-}
-
-/* The refs under refs/remotes/nearby/ now. */
-static GStrv
+/* The refs under refs/remotes/nearby/ now, each with its commit: one git
+ * for-each-ref, not one rev-parse per branch. */
+static GHashTable *
 nearby_refs (void)
 {
-  const char *argv[] = { "git", "for-each-ref", "--format=%(refname)", REFS_PREFIX, NULL };
+  const char *argv[]
+      = { "git", "for-each-ref", "--format=%(refname) %(objectname)", REFS_PREFIX, NULL };
+  GHashTable *refs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autofree char *out = NULL;
+  g_auto (GStrv) lines = NULL;
   int status = 0;
 
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
                      NULL, NULL, &out, NULL, &status, NULL)
       || !g_spawn_check_wait_status (status, NULL))
-    return g_new0 (char *, 1);
-  g_strstrip (out);
-  return *out != '\0' ? g_strsplit (out, "\n", -1) : g_new0 (char *, 1);
+    return refs;
+  lines = g_strsplit (out, "\n", -1);
+  for (char **line = lines; *line != NULL; line++)
+    {
+      char *space = strchr (*line, ' ');
+
+      if (space != NULL)
+        g_hash_table_insert (refs, g_strndup (*line, space - *line), g_strdup (space + 1));
+    }
+  return refs;
 }
 
 /* Runs git with @argv, its output and progress on the terminal. */
@@ -112,7 +108,9 @@ nearby_cmd_fetch (int argc, char **argv, GError **error)
   g_autoptr (GHashTable) refs = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (NearbyIdentity) own = NULL;
   g_autofree char *own_path = nearby_identity_path ();
-  g_auto (GStrv) before = NULL;
+  g_autoptr (GHashTable) before = NULL;
+  g_autoptr (GHashTable) after = NULL;
+  g_autoptr (GPtrArray) fetched = g_ptr_array_new ();
   guint fresh = 0, updated = 0, same = 0, failed = 0, pruned = 0;
   const GOptionEntry entries[]
       = { { "prune", 0, 0, G_OPTION_ARG_NONE, &prune,
@@ -200,8 +198,6 @@ nearby_cmd_fetch (int argc, char **argv, GError **error)
       Wanted *w = wanted->pdata[i];
       g_autofree char *url = fetch_url (w->service);
       g_autofree char *refspec = g_strconcat ("+HEAD:", w->ref, NULL);
-      g_autofree char *old = ref_tip (w->ref);
-      g_autofree char *now = NULL;
       g_autofree char *shown = nearby_untrusted_escape (w->service->name);
       g_autofree char *owner = nearby_untrusted_escape (
           w->service->owner != NULL ? w->service->owner : w->service->host);
@@ -215,27 +211,40 @@ nearby_cmd_fetch (int argc, char **argv, GError **error)
           failed++;
           continue;
         }
-      now = ref_tip (w->ref);
+      g_ptr_array_add (fetched, w);
+    }
+  after = nearby_refs ();
+  for (guint i = 0; i < fetched->len; i++)
+    {
+      const char *ref = ((Wanted *) fetched->pdata[i])->ref;
+      const char *old = g_hash_table_lookup (before, ref);
+
       if (old == NULL)
         fresh++;
-      else if (g_strcmp0 (old, now) != 0)
+      else if (g_strcmp0 (old, g_hash_table_lookup (after, ref)) != 0)
         updated++;
       else
         same++;
     }
 
   if (prune)
-    for (char **ref = before; *ref != NULL; ref++)
-      if (!g_hash_table_contains (refs, *ref))
-        {
-          const char *del[] = { "git", "update-ref", "-d", *ref, NULL };
+    {
+      GHashTableIter iter;
+      gpointer ref;
 
-          if (run_git (del))
-            {
-              printf ("Pruned %s\n", *ref);
-              pruned++;
-            }
-        }
+      g_hash_table_iter_init (&iter, before);
+      while (g_hash_table_iter_next (&iter, &ref, NULL))
+        if (!g_hash_table_contains (refs, ref))
+          {
+            const char *del[] = { "git", "update-ref", "-d", ref, NULL };
+
+            if (run_git (del))
+              {
+                printf ("Pruned %s\n", (char *) ref);
+                pruned++;
+              }
+          }
+    }
 
   printf ("git nearby fetch: %u branch%s of this project nearby: %u new, %u updated, %u up to date",
           wanted->len, wanted->len == 1 ? "" : "es", fresh, updated, same);

@@ -317,6 +317,7 @@ typedef struct
   SoupServerMessage *msg;
   NearbyBranch *branch;
   char *label;
+  gboolean json; /* a commit page asked for as JSON */
   gboolean gone; /* the client hung up meanwhile */
   gulong finished_id;
 } Planning;
@@ -406,10 +407,7 @@ on_commit_page (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (page != NULL)
         respond (planning->msg, SOUP_STATUS_OK,
-                 g_str_has_prefix ((const char *) g_bytes_get_data (page, NULL), "{")
-                     ? "application/json"
-                     : "text/html; charset=utf-8",
-                 page);
+                 planning->json ? "application/json" : "text/html; charset=utf-8", page);
       else if (error == NULL)
         /* Not reachable from the tip, not a commit, or nothing: one answer. */
         respond_text (planning->msg, SOUP_STATUS_NOT_FOUND,
@@ -435,6 +433,7 @@ serve_commit_page (Routes *routes, SoupServerMessage *msg, NearbyBranch *branch,
   request->owner = g_strdup (routes->who.owner);
   request->base_url = base_url (msg);
   request->json = json;
+  planning->json = json;
   planning->routes = routes;
   planning->msg = g_object_ref (msg);
   planning->branch = nearby_branch_ref (branch);
