@@ -72,8 +72,8 @@ exec_https (const char *remote, const char *url, const char *key)
   const char *count_env = g_getenv ("GIT_CONFIG_COUNT");
   guint64 count = 0;
   /* With the chain unchecked the CA store is of no use, and curl would
-   * parse all of it for every connection (about 40 ms each here: git makes
-   * two or three per fetch). The pin is checked all the same. */
+   * parse all of it for every connection (git makes two or three per
+   * fetch). The pin is checked all the same. */
   const char *settings[][2] = { { "pinnedPubkey", key },
                                 { "sslVerify", "false" },
                                 { "sslCAInfo", "/dev/null" },
@@ -109,6 +109,10 @@ exec_https (const char *remote, const char *url, const char *key)
     char *args[] = { "git", "remote-https", (char *) remote, (char *) url, NULL };
 
     g_setenv ("GIT_CONFIG_COUNT", n, TRUE);
+    /* GIT_SSL_CAINFO, when the user has it, overrides http.sslCAInfo, and
+     * curl would parse that bundle for every connection: 60% of the client's
+     * CPU for a fetch (bench: "incremental fetch, client CPU"). */
+    g_setenv ("GIT_SSL_CAINFO", "/dev/null", TRUE);
     execvp ("git", args);
   }
   fprintf (stderr, "fatal: cannot run git remote-https: %s\n", g_strerror (errno));
