@@ -671,6 +671,60 @@ def latency_under_load(server, path, loads, count):
     return times, answered
 
 
+def send_floor(size, pem, key, rounds=5):
+    """The least CPU any server pays to send size bytes over loopback: a
+    thread writing them from memory in 1 MiB blocks, over plain TCP and
+    over TLS (Python's ssl, that is OpenSSL, with the ECDSA P-256 key of
+    http-backend TLS), each sender's own CPU (user and system). Medians of
+    rounds; returns (plain seconds, TLS seconds, TLS cipher)."""
+    data = memoryview(os.urandom(1 << 20))
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(pem, key)
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    out = {"plain": [], "tls": []}
+    cipher = ""
+    for _ in range(rounds):
+        for kind in ("plain", "tls"):
+            listener = socket.create_server(("127.0.0.1", 0))
+            port = listener.getsockname()[1]
+            spent = []
+
+            def sender():
+                conn, _ = listener.accept()
+                t0 = time.thread_time()
+                if kind == "tls":
+                    conn = server_ctx.wrap_socket(conn, server_side=True)
+                left = size
+                while left > 0:
+                    n = min(left, len(data))
+                    conn.sendall(data[:n])
+                    left -= n
+                spent.append(time.thread_time() - t0)
+                conn.close()
+
+            thread = threading.Thread(target=sender)
+            thread.start()
+            sock = socket.create_connection(("127.0.0.1", port), 30)
+            if kind == "tls":
+                sock = client_ctx.wrap_socket(sock)
+                cipher = sock.cipher()[0]
+            got = 0
+            while got < size:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+            sock.close()
+            thread.join(60)
+            listener.close()
+            if got != size or not spent:
+                raise SystemExit(f"the {kind} floor transfer failed")
+            out[kind].append(spent[0])
+    return statistics.median(out["plain"]), statistics.median(out["tls"]), cipher
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -859,6 +913,8 @@ def main():
             shutil.copytree(base, warm, symlinks=True)
             run(*nearby.git(), "-C", warm, "fetch", "-q", nearby.url(), "+HEAD:refs/heads/base")
             shutil.rmtree(warm)
+        floor = send_floor(int(pack_kib) * 1024, os.path.join(work, "lighttpd-tls.pem"),
+                           os.path.join(work, "lighttpd-tls.key"))
     finally:
         for s in servers:
             s.stop()
@@ -922,6 +978,13 @@ def main():
             return f"{a:.0f}" if key in ("load deepen", "load haves") else f"{a:.3f}"
         print(f"| {label} | {value(n)} | {value(t)} | {value(d)} | {value(h)} | {value(ht)} "
               f"| {ratio(n, d)} | {ratio(t, d)} | {ratio(n, h)} | {ratio(t, ht)} | {ratio(t, n)} |")
+    daemon_repeat = med["git daemon"].get("repeat cpu")
+    plain_floor, tls_floor, cipher = floor
+    print(f"\nThe floor: sending the {int(pack_kib) / 1024:.1f} MiB a clone gets, from memory in "
+          f"1 MiB writes, costs the sender {plain_floor:.3f} s of CPU over TCP and "
+          f"{tls_floor:.3f} s over TLS ({cipher}, Python's ssl with OpenSSL), "
+          f"{plain_floor / daemon_repeat:.2f} and {tls_floor / daemon_repeat:.2f} of git "
+          "daemon's repeated clone: no server can go below that here.")
     if args.lan == "yes":
         print()
         lan_section(args)
