@@ -1414,14 +1414,10 @@ choice (GPtrArray *matches, const NearbyService *s)
         how = g_strdup_printf ("nearby:/%s@%s", path, url_form);
       else
         {
-          /* The authority of our own URL, "10.0.0.2:9419" or "[fe80::1%25eth0]:9419". */
-          const char *authority = strstr (s->url, "://");
-          g_autofree char *shown = NULL;
+          g_autofree char *direct
+              = nearby_url_build_direct (url_form, s->address, s->ifname, s->port, path);
 
-          authority = authority != NULL ? authority + 3 : s->url;
-          shown = nearby_untrusted_escape (authority);
-          how = g_strdup_printf ("nearby://%s@%.*s%s", url_form, (int) strcspn (shown, "/"), shown,
-                                 path);
+          how = nearby_untrusted_escape (direct);
         }
     }
   out = g_string_new (how);

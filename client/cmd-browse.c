@@ -61,8 +61,8 @@ age_of (gint64 date)
 
 /* The documented object of `browse --json` (see git-nearby(1)). */
 static void
-print_json_object (GString *out, const NearbyService *s, const char *event, GPtrArray *pins,
-                   GHashTable *roots, gboolean in_repository)
+add_json_object (JsonBuilder *builder, const NearbyService *s, const char *event, GPtrArray *pins,
+                 GHashTable *roots, gboolean in_repository)
 {
   const struct
   {
@@ -76,34 +76,36 @@ print_json_object (GString *out, const NearbyService *s, const char *event, GPtr
   };
   g_autoptr (GPtrArray) remotes = pinned_remotes (pins, s);
 
-  g_string_append (out, "{");
+  json_builder_begin_object (builder);
   if (event != NULL)
-    g_string_append_printf (out, "\"event\": \"%s\", ", event);
+    nearby_json_add_string (builder, "event", event);
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
     {
-      g_string_append_printf (out, "%s\"%s\": ", i > 0 ? ", " : "", fields[i].key);
-      nearby_json_string (out, fields[i].value);
+      nearby_json_add_string (builder, fields[i].key, fields[i].value);
       /* the port goes after the address, as documented */
       if (g_str_equal (fields[i].key, "address"))
-        g_string_append_printf (out, ", \"port\": %u", s->port);
+        {
+          json_builder_set_member_name (builder, "port");
+          json_builder_add_int_value (builder, s->port);
+        }
     }
+  json_builder_set_member_name (builder, "date");
   if (s->date > 0)
-    g_string_append_printf (out, ", \"date\": %" G_GINT64_FORMAT, s->date);
+    json_builder_add_int_value (builder, s->date);
   else
-    g_string_append (out, ", \"date\": null");
+    json_builder_add_null_value (builder);
   /* null outside a repository: there is no project to be in */
-  g_string_append_printf (out, ", \"project\": %s",
-                          !in_repository                  ? "null"
-                          : nearby_project_has (roots, s) ? "true"
-                                                          : "false");
-  g_string_append (out, ", \"pinned\": [");
+  json_builder_set_member_name (builder, "project");
+  if (!in_repository)
+    json_builder_add_null_value (builder);
+  else
+    json_builder_add_boolean_value (builder, nearby_project_has (roots, s));
+  json_builder_set_member_name (builder, "pinned");
+  json_builder_begin_array (builder);
   for (guint i = 0; i < remotes->len; i++)
-    {
-      if (i > 0)
-        g_string_append (out, ", ");
-      nearby_json_string (out, remotes->pdata[i]);
-    }
-  g_string_append (out, "]}");
+    nearby_json_add_string (builder, NULL, remotes->pdata[i]);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
 }
 
 /* Pads by characters, not bytes, so that UTF-8 names line up. @text is
@@ -230,9 +232,13 @@ on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
 
   if (options->json)
     {
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       g_autoptr (GString) out = g_string_new (NULL);
 
-      print_json_object (out, s, word, options->pins, options->roots, options->in_repository);
+      add_json_object (builder, s, word, options->pins, options->roots, options->in_repository);
+      root = json_builder_get_root (builder);
+      nearby_json_append (out, root);
       printf ("%s\n", out->str);
     }
   else
@@ -374,14 +380,16 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
 
   if (json)
     {
-      g_autoptr (GString) out = g_string_new ("[");
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
+      g_autoptr (GString) out = g_string_new (NULL);
 
+      json_builder_begin_array (builder);
       for (guint i = 0; i < services->len; i++)
-        {
-          g_string_append (out, i == 0 ? "\n  " : ",\n  ");
-          print_json_object (out, services->pdata[i], NULL, pins, roots, roots != NULL);
-        }
-      g_string_append (out, services->len > 0 ? "\n]\n" : "]\n");
+        add_json_object (builder, services->pdata[i], NULL, pins, roots, roots != NULL);
+      json_builder_end_array (builder);
+      root = json_builder_get_root (builder);
+      nearby_json_append_list (out, root);
       fputs (out->str, stdout);
     }
   else if (services->len == 0)

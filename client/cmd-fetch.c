@@ -74,12 +74,10 @@ fetch_url (const NearbyService *s)
 {
   g_autofree char *path = nearby_name_to_path (s->name);
   g_autofree char *form = NULL;
-  g_autofree char *direct = NULL;
 
   if (s->key == NULL || (form = nearby_key_to_url_form (s->key)) == NULL)
     return g_strdup (s->url);
-  direct = nearby_url_build ("nearby", s->address, s->ifname, s->port, path);
-  return g_strdup_printf ("nearby://%s@%s", form, direct + strlen ("nearby://"));
+  return nearby_url_build_direct (form, s->address, s->ifname, s->port, path);
 }
 
 typedef struct

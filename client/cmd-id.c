@@ -172,11 +172,12 @@ print_clone_lines (const Identity *id, GPtrArray *addresses)
       for (guint i = 0; i < addresses->len; i++)
         {
           char **pair = addresses->pdata[i];
-          /* "nearby://10.0.0.2:9419/p", "nearby://[fe80::1%25eth0]:9419/p" */
-          g_autofree char *url = nearby_url_build ("nearby", pair[0], pair[1], id->port, path);
-          g_autofree char *shown = nearby_untrusted_escape (url + strlen ("nearby://"));
+          /* "nearby://KEY@10.0.0.2:9419/p", "nearby://KEY@[fe80::1%25eth0]:9419/p" */
+          g_autofree char *url
+              = nearby_url_build_direct (url_form, pair[0], pair[1], id->port, path);
+          g_autofree char *shown = nearby_untrusted_escape (url);
 
-          printf ("  git clone nearby://%s@%s %s\n", url_form, shown, shown_dir);
+          printf ("  git clone %s %s\n", shown, shown_dir);
         }
     }
   if (n == 0)

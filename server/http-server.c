@@ -9,6 +9,7 @@
 #include "nearby-error.h"
 #include "pack-stream.h"
 #include "upload-pack.h"
+#include "url.h"
 #include "web-page.h"
 
 typedef struct
@@ -102,27 +103,53 @@ local_zone (SoupServerMessage *msg)
   return g_strdup (name);
 }
 
+/* "http://ADDRESS:PORT" of the socket @msg came in on: not the request's
+ * URI, which libsoup makes from the Host header. (Our IPv6 sockets are
+ * IPV6_V6ONLY: no IPv4-mapped address comes here.) */
+static char *
+own_url (SoupServerMessage *msg)
+{
+  GSocketAddress *local = soup_server_message_get_local_address (msg);
+  g_autofree char *text = NULL;
+  g_autofree char *zone = local_zone (msg);
+
+  if (!G_IS_INET_SOCKET_ADDRESS (local))
+    return g_strdup ("http://localhost");
+  text = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+  return nearby_url_build_http (text, zone,
+                                g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)), "");
+}
+
 /* "http://HOST:PORT" as the client reached us. A browser leaves the zone
  * out of a link-local address's Host ("[fe80::1]:9419"), and such a URL is
- * of no use on the page: the zone of the interface it came in on goes in. */
+ * of no use on the page: the zone of the interface it came in on goes in.
+ * A Host that is no plain authority (userinfo, a path, not UTF-8) gives
+ * our own address. */
 static char *
 base_url (SoupServerMessage *msg)
 {
   const char *host
       = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
-  GUri *uri = soup_server_message_get_uri (msg);
+  g_autoptr (GUri) reached = NULL;
 
-  if (host != NULL && *host != '\0' && strpbrk (host, " \"<>/\\") == NULL)
+  if (host != NULL && *host != '\0' && strpbrk (host, " \"<>/\\?#@") == NULL)
     {
-      const char *close = strchr (host, ']');
-      g_autofree char *zone = NULL;
+      g_autofree char *typed = g_strconcat ("http://", host, NULL);
 
-      if (host[0] == '[' && close != NULL && g_ascii_strncasecmp (host + 1, "fe8", 3) == 0
-          && (zone = local_zone (msg)) != NULL)
-        return g_strdup_printf ("http://%.*s%%25%s%s", (int) (close - host), host, zone, close);
-      return g_strconcat ("http://", host, NULL);
+      /* NON_DNS: a .local name stays as mDNS has it, not punycode. */
+      reached = g_uri_parse (typed, G_URI_FLAGS_NON_DNS, NULL);
     }
-  return g_strdup_printf ("http://%s:%d", g_uri_get_host (uri), g_uri_get_port (uri));
+  if (reached != NULL && g_uri_get_host (reached) != NULL && *g_uri_get_host (reached) != '\0')
+    {
+      const char *name = g_uri_get_host (reached);
+      g_autofree char *zone = nearby_url_is_link_local (name) ? local_zone (msg) : NULL;
+      g_autofree char *zoned = zone != NULL ? g_strdup_printf ("%s%%%s", name, zone) : NULL;
+
+      return g_uri_join (G_URI_FLAGS_NON_DNS, "http", NULL, zoned != NULL ? zoned : name,
+                         g_uri_get_port (reached), "", NULL, NULL);
+    }
+  return own_url (msg);
 }
 
 /* The branch a path names, or a 404 already set on @msg. */

@@ -11,6 +11,16 @@
 
 #define RECENT_COMMITS 20
 
+/* @text for HTML: valid UTF-8 (a branch name, a user.name or a Host header
+ * need not be; invalid bytes become U+FFFD), then markup-escaped. */
+static char *
+html_text (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+
+  return g_markup_escape_text (valid, -1);
+}
+
 typedef struct
 {
   char *url;
@@ -89,12 +99,12 @@ static void
 append_identity (GString *out, const NearbyWebIdentity *who)
 {
   g_autofree char *code = nearby_key_short_code (who->key);
-  g_autofree char *pin = g_markup_escape_text (who->key, -1);
+  g_autofree char *pin = html_text (who->key);
 
   g_string_append (out, "<p class=\"who\">Served by ");
   if (who->owner != NULL)
     {
-      g_autofree char *owner = g_markup_escape_text (who->owner, -1);
+      g_autofree char *owner = html_text (who->owner);
 
       g_string_append_printf (out, "<strong class=\"owner\">%s</strong>", owner);
     }
@@ -110,7 +120,7 @@ static void
 page_start (GString *out, const char *title)
 {
   g_autoptr (GBytes) css = g_resources_lookup_data ("/org/gitnearby/style.css", 0, NULL);
-  g_autofree char *escaped = g_markup_escape_text (title, -1);
+  g_autofree char *escaped = html_text (title);
 
   g_string_append_printf (
       out,
@@ -142,12 +152,12 @@ nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
   g_autofree char *title = who->owner != NULL
                                ? g_strdup_printf ("%s on %s — git-nearby", who->owner, host)
                                : g_strdup_printf ("%s — git-nearby", host);
-  g_autofree char *shown_host = g_markup_escape_text (host, -1);
+  g_autofree char *shown_host = html_text (host);
 
   page_start (out, title);
   if (who->owner != NULL)
     {
-      g_autofree char *owner = g_markup_escape_text (who->owner, -1);
+      g_autofree char *owner = html_text (who->owner);
 
       g_string_append_printf (out, "<h1>Branches %s shares from %s</h1>\n", owner, shown_host);
     }
@@ -164,21 +174,21 @@ nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
     {
       NearbyBranch *branch = branches->pdata[i];
       g_auto (BranchInfo) info = { 0 };
-      g_autofree char *name = g_markup_escape_text (branch->name, -1);
-      g_autofree char *branch_name = g_markup_escape_text (branch->branch, -1);
+      g_autofree char *name = html_text (branch->name);
+      g_autofree char *branch_name = html_text (branch->branch);
       g_autofree char *url = NULL;
       g_autofree char *head = NULL;
       g_autofree char *line = nearby_clone_line (branch->name, who->key);
-      g_autofree char *clone = g_markup_escape_text (line, -1);
+      g_autofree char *clone = html_text (line);
 
       if (!branch_info (branch, base_url, &info))
         continue;
-      url = g_markup_escape_text (info.url, -1);
+      url = html_text (info.url);
       if (info.unborn)
         head = g_strdup ("<em>no commits yet</em>");
       else
         {
-          g_autofree char *subject = g_markup_escape_text (info.subject, -1);
+          g_autofree char *subject = html_text (info.subject);
           g_autofree char *when = age (info.time);
 
           head = g_strdup_printf ("<code>%.7s</code> %s <span class=\"age\">%s</span>", info.hex,
@@ -195,24 +205,26 @@ nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
   return page_end (out);
 }
 
+/* The server's key and owner, members of each object as in `git nearby
+ * browse --json`. */
+static void
+add_identity (JsonBuilder *builder, const NearbyWebIdentity *who)
+{
+  nearby_json_add_string (builder, "key", who->key);
+  nearby_json_add_string (builder, "owner", who->owner);
+}
+
 GBytes *
 nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *who, const char *base_url)
 {
   g_autoptr (GPtrArray) branches = nearby_catalog_list (catalog);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  GString *out = g_string_new (NULL);
+
   /* A list of branches, as it always was; the server's key and owner are
-   * fields of each, as in `git nearby browse --json`, so that no tool
-   * reading the list breaks. */
-  GString *out = g_string_new ("[");
-  g_autoptr (GString) who_json = g_string_new (", \"key\": ");
-  gboolean first = TRUE;
-
-  nearby_json_string (who_json, who->key);
-  g_string_append (who_json, ", \"owner\": ");
-  if (who->owner != NULL)
-    nearby_json_string (who_json, who->owner);
-  else
-    g_string_append (who_json, "null");
-
+   * fields of each, so that no tool reading the list breaks. */
+  json_builder_begin_array (builder);
   for (guint i = 0; i < branches->len; i++)
     {
       NearbyBranch *branch = branches->pdata[i];
@@ -220,24 +232,23 @@ nearby_web_index_json (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
 
       if (!branch_info (branch, base_url, &info))
         continue;
-      g_string_append (out, first ? "\n  {\"name\": " : ",\n  {\"name\": ");
-      first = FALSE;
-      nearby_json_string (out, branch->name);
-      g_string_append (out, ", \"branch\": ");
-      nearby_json_string (out, branch->branch);
-      g_string_append (out, ", \"url\": ");
-      nearby_json_string (out, info.url);
+      json_builder_begin_object (builder);
+      nearby_json_add_string (builder, "name", branch->name);
+      nearby_json_add_string (builder, "branch", branch->branch);
+      nearby_json_add_string (builder, "url", info.url);
+      nearby_json_add_string (builder, "head", info.unborn ? NULL : info.hex);
+      nearby_json_add_string (builder, "subject", info.unborn ? NULL : info.subject);
+      json_builder_set_member_name (builder, "time");
       if (info.unborn)
-        g_string_append (out, ", \"head\": null, \"subject\": null, \"time\": null");
+        json_builder_add_null_value (builder);
       else
-        {
-          g_string_append_printf (out, ", \"head\": \"%s\", \"subject\": ", info.hex);
-          nearby_json_string (out, info.subject);
-          g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT, info.time);
-        }
-      g_string_append_printf (out, "%s}", who_json->str);
+        json_builder_add_int_value (builder, info.time);
+      add_identity (builder, who);
+      json_builder_end_object (builder);
     }
-  g_string_append (out, first ? "]\n" : "\n]\n");
+  json_builder_end_array (builder);
+  root = json_builder_get_root (builder);
+  nearby_json_append_list (out, root);
   return g_string_free_to_bytes (out);
 }
 
@@ -293,16 +304,16 @@ GBytes *
 nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, const char *base_url)
 {
   g_auto (BranchInfo) info = { 0 };
-  g_autofree char *name = g_markup_escape_text (branch->name, -1);
-  g_autofree char *branch_name = g_markup_escape_text (branch->branch, -1);
+  g_autofree char *name = html_text (branch->name);
+  g_autofree char *branch_name = html_text (branch->branch);
   g_autofree char *line = nearby_clone_line (branch->name, who->key);
-  g_autofree char *clone = g_markup_escape_text (line, -1);
+  g_autofree char *clone = html_text (line);
   g_autofree char *url = NULL;
   GString *out;
 
   if (!branch_info (branch, base_url, &info))
     return NULL;
-  url = g_markup_escape_text (info.url, -1);
+  url = html_text (info.url);
   out = g_string_new (NULL);
   page_start (out, branch->name);
   g_string_append_printf (out, "<p><a href=\"/\">All branches</a></p>\n<h1>%s</h1>\n", name);
@@ -317,14 +328,14 @@ nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, cons
     {
       g_autoptr (GArray) commits = recent_commits (branch, info.hex);
       g_autofree char *path = nearby_name_to_path (branch->name);
-      g_autofree char *href = g_markup_escape_text (path, -1);
+      g_autofree char *href = html_text (path);
 
       g_string_append (out, "<h2>Recent commits</h2>\n<table>\n");
       for (guint i = 0; i < commits->len; i++)
         {
           RecentCommit *c = &g_array_index (commits, RecentCommit, i);
-          g_autofree char *subject = g_markup_escape_text (c->subject, -1);
-          g_autofree char *author = g_markup_escape_text (c->author, -1);
+          g_autofree char *subject = html_text (c->subject);
+          g_autofree char *author = html_text (c->author);
           g_autofree char *when = age (c->time);
 
           g_string_append_printf (out,
@@ -342,43 +353,41 @@ nearby_web_branch_json (NearbyBranch *branch, const NearbyWebIdentity *who, cons
 {
   g_auto (BranchInfo) info = { 0 };
   g_autofree char *line = nearby_clone_line (branch->name, who->key);
-  GString *out;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
 
   if (!branch_info (branch, base_url, &info))
     return NULL;
-  out = g_string_new ("{\"name\": ");
-  nearby_json_string (out, branch->name);
-  g_string_append (out, ", \"branch\": ");
-  nearby_json_string (out, branch->branch);
-  g_string_append (out, ", \"url\": ");
-  nearby_json_string (out, info.url);
-  g_string_append (out, ", \"clone\": ");
-  nearby_json_string (out, line);
-  g_string_append (out, ", \"key\": ");
-  nearby_json_string (out, who->key);
-  g_string_append (out, ", \"owner\": ");
-  nearby_json_string (out, who->owner);
-  if (info.unborn)
-    g_string_append (out, ", \"head\": null, \"commits\": []}\n");
-  else
+  json_builder_begin_object (builder);
+  nearby_json_add_string (builder, "name", branch->name);
+  nearby_json_add_string (builder, "branch", branch->branch);
+  nearby_json_add_string (builder, "url", info.url);
+  nearby_json_add_string (builder, "clone", line);
+  add_identity (builder, who);
+  nearby_json_add_string (builder, "head", info.unborn ? NULL : info.hex);
+  json_builder_set_member_name (builder, "commits");
+  json_builder_begin_array (builder);
+  if (!info.unborn)
     {
       g_autoptr (GArray) commits = recent_commits (branch, info.hex);
 
-      g_string_append_printf (out, ", \"head\": \"%s\", \"commits\": [", info.hex);
       for (guint i = 0; i < commits->len; i++)
         {
           RecentCommit *c = &g_array_index (commits, RecentCommit, i);
 
-          g_string_append_printf (out, "%s{\"id\": \"%s\", \"subject\": ", i > 0 ? ", " : "",
-                                  c->hex);
-          nearby_json_string (out, c->subject);
-          g_string_append (out, ", \"author\": ");
-          nearby_json_string (out, c->author);
-          g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT "}", c->time);
+          json_builder_begin_object (builder);
+          nearby_json_add_string (builder, "id", c->hex);
+          nearby_json_add_string (builder, "subject", c->subject);
+          nearby_json_add_string (builder, "author", c->author);
+          json_builder_set_member_name (builder, "time");
+          json_builder_add_int_value (builder, c->time);
+          json_builder_end_object (builder);
         }
-      g_string_append (out, "]}\n");
     }
-  return g_string_free_to_bytes (out);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return nearby_json_to_bytes (root);
 }
 
 /* ---- a commit page, made in a worker thread ---- */
@@ -453,31 +462,35 @@ nearby_web_commit_page (git_repository *git, NearbyReach *reach, const git_oid *
   patch = commit_patch (git, commit, &cut);
   if (request->json)
     {
-      out = g_string_new ("{\"id\": ");
-      nearby_json_string (out, request->id);
-      g_string_append (out, ", \"branch\": ");
-      nearby_json_string (out, request->name);
-      g_string_append (out, ", \"author\": ");
-      nearby_json_string (out, author);
-      g_string_append_printf (out, ", \"time\": %" G_GINT64_FORMAT ", \"parents\": [",
-                              (gint64) git_commit_time (commit));
+      g_autoptr (JsonBuilder) builder = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
+
+      json_builder_begin_object (builder);
+      nearby_json_add_string (builder, "id", request->id);
+      nearby_json_add_string (builder, "branch", request->name);
+      nearby_json_add_string (builder, "author", author);
+      json_builder_set_member_name (builder, "time");
+      json_builder_add_int_value (builder, git_commit_time (commit));
+      json_builder_set_member_name (builder, "parents");
+      json_builder_begin_array (builder);
       for (unsigned int p = 0; p < git_commit_parentcount (commit); p++)
-        g_string_append_printf (out, "%s\"%s\"", p > 0 ? ", " : "",
-                                git_oid_tostr_s (git_commit_parent_id (commit, p)));
-      g_string_append (out, "], \"message\": ");
-      nearby_json_string (out, message);
-      g_string_append (out, ", \"patch\": ");
-      nearby_json_string (out, patch);
-      g_string_append_printf (out, ", \"patch_cut\": %s}\n", cut ? "true" : "false");
-      return g_string_free_to_bytes (out);
+        nearby_json_add_string (builder, NULL, git_oid_tostr_s (git_commit_parent_id (commit, p)));
+      json_builder_end_array (builder);
+      nearby_json_add_string (builder, "message", message);
+      nearby_json_add_string (builder, "patch", patch);
+      json_builder_set_member_name (builder, "patch_cut");
+      json_builder_add_boolean_value (builder, cut);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      return nearby_json_to_bytes (root);
     }
   {
-    g_autofree char *name = g_markup_escape_text (request->name, -1);
+    g_autofree char *name = html_text (request->name);
     g_autofree char *path = nearby_name_to_path (request->name);
-    g_autofree char *href = g_markup_escape_text (path, -1);
-    g_autofree char *shown_author = g_markup_escape_text (author, -1);
-    g_autofree char *shown_message = g_markup_escape_text (message, -1);
-    g_autofree char *shown_patch = g_markup_escape_text (patch, -1);
+    g_autofree char *href = html_text (path);
+    g_autofree char *shown_author = html_text (author);
+    g_autofree char *shown_message = html_text (message);
+    g_autofree char *shown_patch = html_text (patch);
     g_autofree char *when = age (git_commit_time (commit));
     g_autofree char *title = g_strdup_printf ("%.7s — %s", request->id, request->name);
     NearbyWebIdentity who = { .key = request->key, .owner = request->owner };

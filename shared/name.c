@@ -90,16 +90,12 @@ nearby_name_default (const char *repo_name, const char *branch, GError **error)
 char *
 nearby_name_to_path (const char *name)
 {
-  GString *path = g_string_new ("/");
+  /* RFC 3986's unreserved characters and '/' stay as they are, the rest
+   * (' ', '%', '@', ':', every byte of a non-ASCII character) is %XX:
+   * what git and curl send unchanged, and what a TXT path= holds. */
+  g_autofree char *escaped = g_uri_escape_string (name, "/", FALSE);
 
-  for (const guchar *p = (const guchar *) name; *p != '\0'; p++)
-    {
-      if (g_ascii_isalnum (*p) || strchr ("-._~/", *p) != NULL)
-        g_string_append_c (path, *p);
-      else
-        g_string_append_printf (path, "%%%02X", *p);
-    }
-  return g_string_free (path, FALSE);
+  return g_strconcat ("/", escaped, NULL);
 }
 
 char *

@@ -194,21 +194,39 @@ nearby_url_parse (const char *url, NearbyUrl *out, GError **error)
 gboolean
 nearby_url_is_link_local (const char *address)
 {
-  return g_ascii_strncasecmp (address, "fe8", 3) == 0
-         || g_ascii_strncasecmp (address, "fe9", 3) == 0
-         || g_ascii_strncasecmp (address, "fea", 3) == 0
-         || g_ascii_strncasecmp (address, "feb", 3) == 0;
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address);
+
+  /* IPv6 only: an IPv4 link-local address (169.254/16) takes no zone. */
+  return inet != NULL && g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6
+         && g_inet_address_get_is_link_local (inet);
+}
+
+static char *
+build (const char *scheme, const char *userinfo, const char *address, const char *ifname,
+       guint16 port, const char *path)
+{
+  g_autofree char *host = NULL;
+
+  /* GUri puts an IPv6 address in brackets and writes its zone's '%' as
+   * %25 (RFC 6874); @path is already percent-encoded. */
+  if (ifname != NULL && *ifname != '\0' && nearby_url_is_link_local (address))
+    host = g_strdup_printf ("%s%%%s", address, ifname);
+  return g_uri_join (G_URI_FLAGS_ENCODED_PATH | G_URI_FLAGS_NON_DNS, scheme, userinfo,
+                     host != NULL ? host : address, port, path, NULL, NULL);
 }
 
 char *
 nearby_url_build (const char *scheme, const char *address, const char *ifname, guint16 port,
                   const char *path)
 {
-  if (strchr (address, ':') == NULL)
-    return g_strdup_printf ("%s://%s:%u%s", scheme, address, port, path);
-  if (ifname != NULL && *ifname != '\0' && nearby_url_is_link_local (address))
-    return g_strdup_printf ("%s://[%s%%25%s]:%u%s", scheme, address, ifname, port, path);
-  return g_strdup_printf ("%s://[%s]:%u%s", scheme, address, port, path);
+  return build (scheme, NULL, address, ifname, port, path);
+}
+
+char *
+nearby_url_build_direct (const char *key_url_form, const char *address, const char *ifname,
+                         guint16 port, const char *path)
+{
+  return build ("nearby", key_url_form, address, ifname, port, path);
 }
 
 char *

@@ -46,7 +46,13 @@ char *nearby_url_build (const char *scheme, const char *address, const char *ifn
 char *nearby_url_build_http (const char *address, const char *ifname, guint16 port,
                              const char *path);
 
-/* Whether @address is an IPv6 link-local address (fe80::/10). */
+/* "nearby://KEY@10.0.0.2:9419/myproj/main": the direct URL of a branch
+ * at @address, @key_url_form the 43-character URL form of its key. */
+char *nearby_url_build_direct (const char *key_url_form, const char *address, const char *ifname,
+                               guint16 port, const char *path);
+
+/* Whether @address is an IPv6 link-local address (fe80::/10): not an IPv4
+ * one (169.254/16 takes no zone), not a host name. */
 gboolean nearby_url_is_link_local (const char *address);
 
 /* Whether an address from an mDNS answer may be connected to: not

@@ -41,6 +41,15 @@ code=$(get -H 'Accept: application/json' "$URL/")
 check_eq "GET / with Accept: application/json" "200" "$code"
 check_contains "gives JSON with name, branch, url and head" "\"name\": \"proj/main\", \"branch\": \"main\", \"url\": \"$URL/proj/main\", \"head\": \"$(rev "$R" main)\"" "$(body)"
 check_contains "and the subject, JSON-escaped" '"subject": "fix <script>alert(1)</script> & more"' "$(body)"
+# The page's URLs come from the Host the client sent, when it is one.
+get -H 'Host: alice-laptop.local:9419' "$URL/?format=json" >/dev/null
+check_contains "the URLs use the Host sent" '"url": "http://alice-laptop.local:9419/proj/main"' "$(body)"
+# A Host that is no authority of ours (userinfo would make the URL's host
+# another one, "alice.local@evil") gives the server's own address.
+get -H 'Host: alice.local@evil:9419' "$URL/?format=json" >/dev/null
+check_contains "a Host with userinfo gives the server's own address" "\"url\": \"$URL/proj/main\"" "$(body)"
+get -H 'Host: [::1]:9419' "$URL/?format=json" >/dev/null
+check_contains "an IPv6 Host keeps its brackets" '"url": "http://[::1]:9419/proj/main"' "$(body)"
 code=$(get "$URL/proj/main")
 check_eq "GET /<name> is the branch page" "200" "$code"
 check_contains "with recent commits" "commit 2 on main" "$(body)"

@@ -23,6 +23,10 @@ GIT_COMMITTER_DATE="2020-01-02T00:00:00" git -C "$R" commit -q -m "the parent, c
 echo d > "$R/d.txt" && git -C "$R" add d.txt
 GIT_COMMITTER_DATE="2020-01-01T00:00:00" git -C "$R" commit -q -m "the child, committed earlier"
 (cd "$R" && git nearby advertise >/dev/null)
+# A branch whose ref name is Latin-1 (git takes any bytes there), advertised
+# under a UTF-8 name: its "branch" must still be valid UTF-8 in the JSON.
+git -C "$R" branch "$(printf 'caf\351')" main
+git -C "$R" config "branch.$(printf 'caf\351').nearby" latin/cafe
 
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
 
@@ -31,6 +35,14 @@ curl -s -o "$T/list.json" "$URL/?format=json"
 check "the JSON list is valid JSON" python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$T/list.json"
 check_eq "with the head's subject" "the child, committed earlier" \
   "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[0]["subject"])' "$T/list.json" 2>&1)"
+check_eq "a Latin-1 branch name is U+FFFD in it" "latin/cafe caf�" \
+  "$(python3 -c 'import json, sys; print(" ".join(b["name"] + " " + b["branch"] for b in json.load(open(sys.argv[1])) if b["name"] == "latin/cafe"))' "$T/list.json" 2>&1)"
+curl -s -o "$T/cafe.json" "$URL/latin/cafe?format=json"
+check_eq "and in its branch page's JSON" "caf�" \
+  "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1], encoding="utf-8"))["branch"])' "$T/cafe.json" 2>&1)"
+curl -s -o "$T/cafe.html" "$URL/latin/cafe"
+check "and its HTML page is UTF-8" utf8 "$T/cafe.html"
+check_contains "showing it as U+FFFD" "<code>caf�</code>" "$(cat "$T/cafe.html")"
 curl -s -o "$T/list.html" "$URL/"
 check "the list page is UTF-8" utf8 "$T/list.html"
 check_contains "its title names the owner and the host" "<title>Test User on $(hostname) — git-nearby</title>" "$(cat "$T/list.html")"

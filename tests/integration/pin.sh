@@ -149,6 +149,12 @@ if [ -n "$NETNS_ADDR" ]; then
   page=$(curl -s -g -H "Host: [$LL]:$PORT" "http://[$LL%25v0]:$PORT/")
   check_contains "the page reached over link-local gives clone URLs with the zone" \
     "git clone http://[$LL%25v0]:$PORT/$N" "$page"
+  # With no usable Host, the address of the socket the request came in on
+  # (not libsoup's URI of the request: that is made from the Host).
+  page=$(curl -s -H 'Host: a@b' "http://127.0.0.1:$PORT/?format=json")
+  check_contains "without a usable Host the URL is the address reached" "\"url\": \"http://127.0.0.1:$PORT/$N\"" "$page"
+  page=$(curl -s -g -H 'Host: a@b' "http://[$LL%25v0]:$PORT/?format=json")
+  check_contains "and a link-local one gets the address with its zone" "\"url\": \"http://[$LL%25v0]:$PORT/$N\"" "$page"
 else
   echo "# SKIP: no network namespace: the link-local direct form is not tried"
 fi

@@ -1,6 +1,5 @@
 #include <string.h>
 
-#include "json.h"
 #include "nearby-error.h"
 #include "txt-record.h"
 #include "untrusted.h"
@@ -303,32 +302,6 @@ test_utf8 (void)
   g_assert_null (nearby_untrusted_utf8 (NULL));
 }
 
-/* browse --json output is UTF-8 and has no raw controls, whatever the input. */
-static void
-test_json_string (void)
-{
-  const struct
-  {
-    const char *in, *out;
-  } cases[] = {
-    { "a\"b\\c", "\"a\\\"b\\\\c\"" },
-    { "\x1b[2J\r\n", "\"\\u001b[2J\\u000d\\u000a\"" },
-    { "\xc2\x9b\x7f", "\"\\u009b\\u007f\"" },
-    { "\xff", "\"\xef\xbf\xbd\"" },
-    { "é\xe2\x80", "\"é\xef\xbf\xbd\xef\xbf\xbd\"" },
-    { "ls\u2028", "\"ls\\u2028\"" },
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autoptr (GString) out = g_string_new (NULL);
-
-      nearby_json_string (out, cases[i].in);
-      g_assert_cmpstr (out->str, ==, cases[i].out);
-      g_assert_true (g_utf8_validate (out->str, -1, NULL));
-    }
-}
-
 /* The head's commit time: kept when it is a number of seconds, dropped
  * otherwise (it is only shown, as an age). */
 static void
@@ -391,6 +364,5 @@ main (int argc, char **argv)
   g_test_add_func ("/txt/decode-ref-utf8", test_decode_ref_utf8);
   g_test_add_func ("/txt/escape", test_escape);
   g_test_add_func ("/txt/utf8", test_utf8);
-  g_test_add_func ("/txt/json-string", test_json_string);
   return g_test_run ();
 }

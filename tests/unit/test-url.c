@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "name.h"
 #include "nearby-error.h"
 #include "url.h"
 
@@ -162,6 +163,91 @@ test_build (void)
   g_assert_false (nearby_url_is_link_local ("fec0::1"));
 }
 
+/* Zones go only on link-local IPv6, in brackets as %25ZONE (RFC 6874). */
+static void
+test_build_zones (void)
+{
+  const struct
+  {
+    const char *address, *ifname, *url;
+  } cases[] = {
+    { "fe80::1", "wlp2s0", "http://[fe80::1%25wlp2s0]:9419/p" },
+    { "febf::ffff", "veth-a.1", "http://[febf::ffff%25veth-a.1]:9419/p" },
+    { "fe80::1", "", "http://[fe80::1]:9419/p" },
+    /* not link-local: the zone is dropped */
+    { "fec0::1", "eth0", "http://[fec0::1]:9419/p" },
+    { "2001:db8::1", "eth0", "http://[2001:db8::1]:9419/p" },
+    { "169.254.1.2", "eth0", "http://169.254.1.2:9419/p" },
+    /* IPv4-mapped and -compatible IPv6: brackets, as written, no zone */
+    { "::ffff:10.0.0.2", "eth0", "http://[::ffff:10.0.0.2]:9419/p" },
+    { "::ffff:169.254.1.2", "eth0", "http://[::ffff:169.254.1.2]:9419/p" },
+    /* a host name that looks like an address is not one */
+    { "fe80.local", "eth0", "http://fe80.local:9419/p" },
+    { "bücher.local", NULL, "http://bücher.local:9419/p" },
+  };
+  const char *link_local[] = { "fe80::1", "FE80::1", "fe80::1:2:3:4", "febf::1" };
+  const char *not_link_local[]
+      = { "fec0::1", "fe7f::1", "169.254.1.1",   "::ffff:169.254.1.1", "fe80::1%eth0", "fe80.local",
+          "fe8",     "",        "2001:db8::fe80" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *url = nearby_url_build_http (cases[i].address, cases[i].ifname, 9419, "/p");
+
+      g_assert_cmpstr (url, ==, cases[i].url);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (link_local); i++)
+    g_assert_true (nearby_url_is_link_local (link_local[i]));
+  for (gsize i = 0; i < G_N_ELEMENTS (not_link_local); i++)
+    {
+      g_test_message ("%s", not_link_local[i]);
+      g_assert_false (nearby_url_is_link_local (not_link_local[i]));
+    }
+}
+
+/* A name's path in a URL: what stays literal ('/' and RFC 3986's
+ * unreserved characters) and what is %XX; the direct URL built from it
+ * parses back to the same name, address and zone. */
+static void
+test_build_names (void)
+{
+  const struct
+  {
+    const char *name, *address, *ifname, *url;
+  } cases[] = {
+    { "myproj/fix-login", "10.0.0.2", NULL, "nearby://" KEY_URL "@10.0.0.2:9419/myproj/fix-login" },
+    { "a b/c d", "10.0.0.2", NULL, "nearby://" KEY_URL "@10.0.0.2:9419/a%20b/c%20d" },
+    { "100%/x", "2001:db8::1", NULL, "nearby://" KEY_URL "@[2001:db8::1]:9419/100%25/x" },
+    { "héllo/wörld", "fe80::1", "eth0",
+      "nearby://" KEY_URL "@[fe80::1%25eth0]:9419/h%C3%A9llo/w%C3%B6rld" },
+    { "a@b:c+d~e_f.g", "::ffff:10.0.0.2", NULL,
+      "nearby://" KEY_URL "@[::ffff:10.0.0.2]:9419/a%40b%3Ac%2Bd~e_f.g" },
+    { "ü", "alice.local", NULL, "nearby://" KEY_URL "@alice.local:9419/%C3%BC" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = nearby_name_to_path (cases[i].name);
+      g_autofree char *url
+          = nearby_url_build_direct (KEY_URL, cases[i].address, cases[i].ifname, 9419, path);
+      g_autofree char *http = nearby_url_build_http (cases[i].address, cases[i].ifname, 9419, path);
+      g_auto (NearbyUrl) back = { 0 };
+      g_autoptr (GError) error = NULL;
+
+      g_test_message ("%s", cases[i].name);
+      g_assert_cmpstr (url, ==, cases[i].url);
+      /* the same authority and path as the plain http:// URL */
+      g_assert_cmpstr (strchr (url, '@') + 1, ==, http + strlen ("http://"));
+      g_assert_true (nearby_url_parse (url, &back, &error));
+      g_assert_no_error (error);
+      g_assert_cmpstr (back.name, ==, cases[i].name);
+      g_assert_cmpstr (back.key, ==, KEY_PIN);
+      g_assert_cmpstr (back.host, ==, cases[i].address);
+      g_assert_cmpstr (back.ifname, ==, cases[i].ifname);
+      g_assert_cmpuint (back.port, ==, 9419);
+    }
+}
+
 static void
 test_usable_address (void)
 {
@@ -187,6 +273,8 @@ main (int argc, char **argv)
   g_test_add_func ("/url/parse-direct", test_parse_direct);
   g_test_add_func ("/url/parse-rejects", test_parse_rejects);
   g_test_add_func ("/url/build-http", test_build);
+  g_test_add_func ("/url/build-zones", test_build_zones);
+  g_test_add_func ("/url/build-names", test_build_names);
   g_test_add_func ("/url/usable-address", test_usable_address);
   return g_test_run ();
 }
