@@ -56,7 +56,8 @@ tab () {
 }
 
 fresh_cache "myproj/fix-login" "alpha/main" "myproj/main" "myproj/fix-login" \
-  '$(touch pwned)' '`touch pwned`' 'x;touch pwned' 'with space' $'esc\e[2J' 'a=b' '-rf'
+  '$(touch${IFS}pwned)' '`touch${IFS}pwned`' 'x;touch${IFS}pwned' 'with space' $'esc\e[2J' 'a=b' \
+  '-rf'
 cd "$T"
 
 # Read at start, before git's completion is loaded: the first TAB on a git
@@ -100,7 +101,7 @@ check_eq "git nearby resolve myproj/m<TAB>" "[myproj/main ]" \
 
 git nearby advertise >/dev/null 2>&1
 git nearby advertise --branch fix-login shared/fix >/dev/null 2>&1
-git config branch.main.nearby '$(touch pwned)'
+git config branch.main.nearby '$(touch${IFS}pwned)'
 git branch evil
 git config branch.evil.nearby 'ok/evil'
 check_eq "git nearby unadvertise <TAB>: this repository's names, the unsafe one left out" \
@@ -115,10 +116,12 @@ cd "$T"
 # ~/.bash_completion, say), and this file only on demand (no compat copy).
 check_eq "read after git's completion" "[//alpha/main ]" \
   "$(COMPAT=$T/empty tab "_completion_loader git; . '$T/compat/git-nearby'" -- git clone nearby://a)"
-check_eq "read twice: wrapped once" "[//alpha/main ]" \
-  "$(tab ". '$T/compat/git-nearby'; _completion_loader git; . '$T/compat/git-nearby'"'
+check_eq "read twice after git's completion: wrapped once, and git's completion still works" \
+  "[origin ]" \
+  "$(cd "$T/repo" && COMPAT=$T/empty tab "_completion_loader git; . '$T/compat/git-nearby'
+    . '$T/compat/git-nearby'"'
     [[ $(declare -f __git_nearby_git_complete_command) != *__git_nearby_url* ]] || exit 1' \
-    -- git clone nearby://a)"
+    -- git fetch or)"
 check_eq "only on demand: git clone nearby:// completes no name before git nearby did" "" \
   "$(COMPAT=$T/empty tab '' -- git clone nearby://a)"
 check_eq "only on demand: after git nearby <TAB>, it does" "[//alpha/main ]" \
