@@ -25,34 +25,12 @@ fresh_cache () { # fresh_cache NAME...: what a browse saw just now
   printf '%s\n' "$@" > "$CACHE" && chmod 600 "$CACHE"
 }
 
-# tab [SETUP] -- WORD...: what bash offers for the last word (COMPREPLY,
-# each between [ ]), as bash calls the completion: COMP_WORDS split at ':'
-# (COMP_WORDBREAKS), the command's compspec, again after a 124. SETUP runs
-# first (after bash-completion is read).
+# tab SETUP -- WORD...: what bash offers for the last word (see
+# tests/complete-tab.sh), our file read at start unless COMPAT says otherwise.
 tab () {
   local setup=$1; shift 2
   BASH_COMPLETION_COMPAT_DIR=${COMPAT-$T/compat} XDG_DATA_DIRS="$T/share:/usr/share" \
-  bash --norc --noprofile -c '
-    . "$1"; eval "$2"; shift 2
-    words=()
-    for p in "$@"; do
-      [ -n "$p" ] || { words+=(""); continue; }
-      while [[ $p == *:* ]]; do
-        [ -n "${p%%:*}" ] && words+=("${p%%:*}")
-        words+=(":"); p=${p#*:}
-      done
-      [ -n "$p" ] && words+=("$p")
-    done
-    COMP_WORDS=("${words[@]}"); COMP_CWORD=$((${#words[@]} - 1))
-    COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; COMP_TYPE=9; COMP_KEY=9
-    for try in 1 2 3; do
-      spec=$(complete -p git 2>/dev/null || complete -p -D)
-      func=${spec##*-F }; func=${func%% *}
-      COMPREPLY=()
-      "$func" git "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-      [ $? -eq 124 ] || break
-    done
-    [ ${#COMPREPLY[@]} -eq 0 ] || printf "[%s]" "${COMPREPLY[@]}"' _ "$BC" "$setup" "$@"
+    bash --norc --noprofile "$NEARBY_SOURCE_DIR/tests/complete-tab.sh" "$setup" "$@"
 }
 
 fresh_cache "myproj/fix-login" "alpha/main" "myproj/main" "myproj/fix-login" \

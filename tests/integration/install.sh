@@ -51,17 +51,10 @@ if [ -r /usr/share/bash-completion/bash_completion ]; then
   printf 'myproj/fix-login\nmyproj/fix-login\n' > "$XDG_RUNTIME_DIR/git-nearby/names"
   chmod 600 "$XDG_RUNTIME_DIR/git-nearby/names"
   # bash-completion started as a shell does, reading the installed
-  # directory at start; then one TAB (again after a 124, as bash does).
+  # directory at start; then one TAB.
   out=$(GIT_NEARBY_COMPLETE_CACHE=86400 BASH_COMPLETION_COMPAT_DIR="${compat%/*}" \
-    XDG_DATA_DIRS="$prefix/share:/usr/share" bash --norc --noprofile -c '
-    . /usr/share/bash-completion/bash_completion
-    COMP_WORDS=(git clone nearby : //my); COMP_CWORD=4
-    COMP_LINE="git clone nearby://my"; COMP_POINT=${#COMP_LINE}
-    for try in 1 2; do
-      spec=$(complete -p git); func=${spec##*-F }; func=${func%% *}
-      "$func" git //my :; [ $? -eq 124 ] || break
-    done
-    printf "[%s]" "${COMPREPLY[@]}"' 2>&1)
+    XDG_DATA_DIRS="$prefix/share:/usr/share" \
+    bash --norc --noprofile "$NEARBY_SOURCE_DIR/tests/complete-tab.sh" '' git clone nearby://my 2>&1)
   check_eq "installed, git clone nearby://my<TAB> completes a name seen twice once" \
     "[//myproj/fix-login ]" "$out"
 else
