@@ -294,18 +294,17 @@ print_names (const char *prefix, guint timeout_ms)
   const char *env = g_getenv ("GIT_NEARBY_COMPLETE_CACHE");
   guint64 max_age = NEARBY_COMPLETE_CACHE_SECONDS;
   g_auto (GStrv) names = NULL;
+  g_auto (GStrv) shown = NULL;
 
   /* Seconds; tests keep their list for as long as they run. */
   if (env != NULL && !g_ascii_string_to_unsigned (env, 10, 0, 86400, &max_age, NULL))
     max_age = NEARBY_COMPLETE_CACHE_SECONDS;
   names = nearby_complete_cache_read (cache, (guint) max_age);
-  g_auto (GStrv) shown = NULL;
 
   if (names == NULL)
     {
       g_autoptr (GError) local_error = NULL;
-      g_autoptr (GPtrArray) services
-          = nearby_browse (timeout_ms, FALSE, NULL, NULL, NULL, &local_error);
+      g_autoptr (GPtrArray) services = nearby_browse_briefly (timeout_ms, &local_error);
       g_autoptr (GPtrArray) all = g_ptr_array_new ();
 
       if (services == NULL)

@@ -27,12 +27,12 @@ check_contains "the evil name is advertised, as it is" '"name": "x$(touch${IFS}p
 mkdir -p "$T/run-bob" && chmod 700 "$T/run-bob"
 bob () { on bob env XDG_RUNTIME_DIR="$T/run-bob" GIT_NEARBY_COMPLETE_CACHE=0 "$@"; }
 want=$'alice-proj/main\ncarol-proj/main\nshared/main'
-out=$(bob git nearby browse --names --timeout 5 2>/dev/null)
+out=$(bob git nearby browse --names --timeout 5 2>&1)
 check_eq "browse --names: shared/main (on two hosts) once, sorted, the evil name left out" "$want" "$out"
 check_eq "browse --names sh" "shared/main" "$(bob git nearby browse --names --timeout 5 sh 2>/dev/null)"
 # The default browse is half a second: bob's avahi-daemon has it all by now.
-check "in half a second too" wait_until 10 eval \
-  '[ "$(bob git nearby browse --names 2>/dev/null)" = "$want" ]'
+check "in half a second too (and no warning that Avahi had not finished)" wait_until 10 eval \
+  '[ "$(bob git nearby browse --names 2>&1)" = "$want" ]'
 
 mkdir -p "$T/compat"
 cp "$NEARBY_SOURCE_DIR/data/completion/git-nearby.bash" "$T/compat/git-nearby"
