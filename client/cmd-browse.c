@@ -293,30 +293,35 @@ print_names (const char *prefix, guint timeout_ms)
   g_autofree char *cache = nearby_complete_cache_path ();
   const char *env = g_getenv ("GIT_NEARBY_COMPLETE_CACHE");
   guint64 max_age = NEARBY_COMPLETE_CACHE_SECONDS;
-  g_auto (GStrv) names = NULL;
+  g_auto (GStrv) seen = NULL; /* "NAME\tHOST" lines */
   g_auto (GStrv) shown = NULL;
 
   /* Seconds; tests keep their list for as long as they run. */
   if (env != NULL && !g_ascii_string_to_unsigned (env, 10, 0, 86400, &max_age, NULL))
     max_age = NEARBY_COMPLETE_CACHE_SECONDS;
-  names = nearby_complete_cache_read (cache, (guint) max_age);
+  seen = nearby_complete_cache_read (cache, (guint) max_age);
 
-  if (names == NULL)
+  if (seen == NULL)
     {
       g_autoptr (GError) local_error = NULL;
       g_autoptr (GPtrArray) services = nearby_browse_briefly (timeout_ms, &local_error);
-      g_autoptr (GPtrArray) all = g_ptr_array_new ();
+      g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
 
       if (services == NULL)
         g_debug ("nothing to complete: %s", local_error->message);
       for (guint i = 0; services != NULL && i < services->len; i++)
-        g_ptr_array_add (all, ((NearbyService *) services->pdata[i])->name);
-      names = nearby_complete_filter ((const char *const *) all->pdata, all->len, NULL);
+        {
+          const NearbyService *s = services->pdata[i];
+          g_autofree char *line = g_strconcat (s->name, "\t", s->host, NULL);
+
+          g_strv_builder_add (builder, line);
+        }
+      seen = g_strv_builder_end (builder);
       g_clear_error (&local_error);
-      if (!nearby_complete_cache_write (cache, (const char *const *) names, &local_error))
+      if (!nearby_complete_cache_write (cache, (const char *const *) seen, &local_error))
         g_debug ("the completion cache is not written: %s", local_error->message);
     }
-  shown = nearby_complete_filter ((const char *const *) names, g_strv_length (names), prefix);
+  shown = nearby_complete_offers ((const char *const *) seen, g_strv_length (seen), prefix);
   for (gsize i = 0; shown[i] != NULL; i++)
     printf ("%s\n", shown[i]);
   return TRUE;

@@ -313,7 +313,7 @@ nearby_cmd_status (int argc, char **argv, GError **error)
       /* What unadvertise takes; the repository's own config, no network. */
       for (guint i = 0; i < opt_ins->len; i++)
         g_ptr_array_add (all, ((NearbyOptIn *) opt_ins->pdata[i])->name);
-      shown = nearby_complete_filter ((const char *const *) all->pdata, all->len,
+      shown = nearby_complete_offers ((const char *const *) all->pdata, all->len,
                                       argc == 2 ? argv[1] : NULL);
       for (gsize i = 0; shown[i] != NULL; i++)
         printf ("%s\n", shown[i]);

@@ -20,7 +20,7 @@ cp "$FILE" "$T/share/bash-completion/completions/git-nearby"
 CACHE="$XDG_RUNTIME_DIR/git-nearby/names"
 # The list stays for as long as the test runs, however slow the machine.
 export GIT_NEARBY_COMPLETE_CACHE=86400
-fresh_cache () { # fresh_cache NAME...: what a browse saw just now
+fresh_cache () { # fresh_cache LINE...: what a browse saw just now ("NAME<tab>HOST")
   mkdir -p "${CACHE%/*}" && chmod 700 "${CACHE%/*}"
   printf '%s\n' "$@" > "$CACHE" && chmod 600 "$CACHE"
 }
@@ -33,7 +33,8 @@ tab () {
     bash --norc --noprofile "$NEARBY_SOURCE_DIR/tests/complete-tab.sh" "$setup" "$@"
 }
 
-fresh_cache "myproj/fix-login" "alpha/main" "myproj/main" "myproj/fix-login" \
+fresh_cache $'myproj/fix-login\talice' $'alpha/main\tcarol' $'myproj/main\talice' \
+  $'myproj/fix-login\tcarol' $'alpha/main\t$(touch${IFS}pwned)' \
   '$(touch${IFS}pwned)' '`touch${IFS}pwned`' 'x;touch${IFS}pwned' 'with space' $'esc\e[2J' 'a=b' \
   '-rf'
 cd "$T"
@@ -47,6 +48,11 @@ check_eq "git clone nearby://my<TAB>: those that start so" \
 check_eq "git clone nearby://myproj/fix<TAB>: the one" \
   "[//myproj/fix-login ]" "$(tab '' -- git clone nearby://myproj/fix)"
 check_eq "git clone nearby://zz<TAB>: nothing" "" "$(tab '' -- git clone nearby://zz)"
+check_eq "git clone nearby://myproj/fix-login@<TAB>: who advertises it" \
+  "[//myproj/fix-login@alice ][//myproj/fix-login@carol ]" \
+  "$(tab '' -- git clone nearby://myproj/fix-login@)"
+check_eq "git clone nearby://alpha/main@<TAB>: not a host that is shell code" \
+  "[//alpha/main@carol ]" "$(tab '' -- git clone nearby://alpha/main@)"
 check_eq "git clone nearby:<TAB>" "[//alpha/main ][//myproj/fix-login ][//myproj/main ]" \
   "$(tab '' -- git clone nearby:)"
 check_eq "after options too: git clone --depth 1 nearby://a<TAB>" "[//alpha/main ]" \

@@ -45,9 +45,13 @@ tab () {
 check "bob's git clone nearby://<TAB> offers each name once" wait_until 10 eval \
   '[ "$(tab git clone nearby://)" = "[//alice-proj/main ][//carol-proj/main ][//shared/main ]" ]'
 check_eq "git clone nearby://sh<TAB>" "[//shared/main ]" "$(tab git clone nearby://sh)"
+check_eq "git clone nearby://shared/main@<TAB>: who advertises it" \
+  "[//shared/main@alice ][//shared/main@carol ]" "$(tab git clone nearby://shared/main@)"
 check_eq "git nearby resolve <TAB>" "[alice-proj/main ][carol-proj/main ][shared/main ]" \
   "$(tab git nearby resolve '')"
 check "nothing ran on bob's side" test ! -e "$T/run-bob/pwned"
 check "git clone of a completed name works" \
   on bob git clone -q nearby://carol-proj/main "$T/bob-clone"
+check "and of a completed NAME@HOST" on bob git clone -q nearby://shared/main@carol "$T/bob-shared"
+check "that is carol's" same_history "$T/bob-shared" "$T/carol/srv/shared" main
 done_testing

@@ -14,13 +14,32 @@ joined (GStrv words)
 static void
 test_two_hosts (void)
 {
-  /* As browse returns them: sorted by name and host, one per host. */
-  const char *seen[]
-      = { "myproj/fix-login", "myproj/fix-login", "alpha/main", "myproj/main", "alpha/main" };
-  g_auto (GStrv) names = nearby_complete_filter (seen, G_N_ELEMENTS (seen), NULL);
-  g_autofree char *all = joined (names);
+  /* As browse finds them: one line per service. */
+  const char *seen[] = { "myproj/fix-login\talice", "myproj/fix-login\tcarol", "alpha/main\tcarol",
+                         "myproj/main\talice", "alpha/main\tcarol" };
+  const struct
+  {
+    const char *prefix;
+    const char *expected;
+  } cases[] = {
+    { NULL, "alpha/main,myproj/fix-login,myproj/main" },
+    { "myproj/fix-login", "myproj/fix-login" },
+    /* Who advertises it, once NAME@ is typed. */
+    { "myproj/fix-login@", "myproj/fix-login@alice,myproj/fix-login@carol" },
+    { "myproj/fix-login@c", "myproj/fix-login@carol" },
+    { "myproj/fix-login@carol", "myproj/fix-login@carol" },
+    { "myproj/fix-login@x", "" },
+    { "alpha/main@", "alpha/main@carol" },
+    { "myproj/fix@", "" },
+  };
 
-  g_assert_cmpstr (all, ==, "alpha/main,myproj/fix-login,myproj/main");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto (GStrv) names = nearby_complete_offers (seen, G_N_ELEMENTS (seen), cases[i].prefix);
+      g_autofree char *all = joined (names);
+
+      g_assert_cmpstr (all, ==, cases[i].expected);
+    }
 }
 
 static void
@@ -44,7 +63,7 @@ test_prefix (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_auto (GStrv) names = nearby_complete_filter (seen, G_N_ELEMENTS (seen), cases[i].prefix);
+      g_auto (GStrv) names = nearby_complete_offers (seen, G_N_ELEMENTS (seen), cases[i].prefix);
       g_autofree char *all = joined (names);
 
       g_assert_cmpstr (all, ==, cases[i].expected);
@@ -110,9 +129,26 @@ test_hostile (void)
       g_assert_true (nearby_complete_word_is_safe (fine[i]));
       g_ptr_array_add (all, (gpointer) fine[i]);
     }
-  names = nearby_complete_filter ((const char *const *) all->pdata, all->len, NULL);
+  names = nearby_complete_offers ((const char *const *) all->pdata, all->len, NULL);
   shown = joined (names);
-  g_assert_cmpstr (shown, ==, "a-b_c.d,a:b,héllo/wörld,v1.2+rc,3%,x@y,日本語/ブランチ");
+  /* "a\tb" is a seen line: the name a, on the host b. */
+  g_assert_cmpstr (shown, ==, "a,a-b_c.d,a:b,héllo/wörld,v1.2+rc,3%,x@y,日本語/ブランチ");
+}
+
+static void
+test_hostile_host (void)
+{
+  /* Host names come from the network too; the name is still offered. */
+  const char *seen[]
+      = { "p/main\t$(touch pwned)", "p/main\tbob", "p/main\ta;b",        "p/main\t-rf",
+          "p/main\tx\x1b[2J",       "p/main\t",    "p/main\tzw\u200bsp", "q/main\tcarol\tmore" };
+  g_auto (GStrv) names = nearby_complete_offers (seen, G_N_ELEMENTS (seen), "p/main@");
+  g_autofree char *shown = joined (names);
+  g_auto (GStrv) plain = nearby_complete_offers (seen, G_N_ELEMENTS (seen), NULL);
+  g_autofree char *plain_shown = joined (plain);
+
+  g_assert_cmpstr (shown, ==, "p/main@bob");
+  g_assert_cmpstr (plain_shown, ==, "p/main,q/main");
 }
 
 static void
@@ -121,7 +157,8 @@ test_cache (void)
   g_autofree char *dir = g_dir_make_tmp ("test-complete-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "git-nearby", "names", NULL);
   g_autofree char *parent = g_path_get_dirname (path);
-  const char *names[] = { "alpha/main", "myproj/fix-login", NULL };
+  const char *names[]
+      = { "alpha/main\tcarol", "myproj/fix-login\talice", "$(x)\tbob", "myproj/main\t$(x)", NULL };
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) back = NULL;
   g_autofree char *shown = NULL;
@@ -138,7 +175,8 @@ test_cache (void)
   back = nearby_complete_cache_read (path, 5);
   g_assert_nonnull (back);
   shown = joined (back);
-  g_assert_cmpstr (shown, ==, "alpha/main,myproj/fix-login");
+  /* What is not safe is not even written. */
+  g_assert_cmpstr (shown, ==, "alpha/main\tcarol,myproj/fix-login\talice,myproj/main");
   g_clear_pointer (&back, g_strfreev);
 
   /* Stale: written 10 s ago, or in the future. */
@@ -150,14 +188,14 @@ test_cache (void)
   g_assert_null (nearby_complete_cache_read (path, 5));
 
   /* A written-over cache is filtered again; one others may write is ignored. */
-  g_assert_true (
-      g_file_set_contents (path, "b/x\n$(touch pwned)\na;b\nb/x\n\x1b[2J\n\na/y", -1, NULL));
+  g_assert_true (g_file_set_contents (
+      path, "b/x\n$(touch pwned)\na;b\nb/x\n\x1b[2J\n\na/y\tbob\nc/z\t`x`", -1, NULL));
   g_assert_cmpint (g_chmod (path, 0600), ==, 0);
   back = nearby_complete_cache_read (path, 5);
   g_assert_nonnull (back);
   g_clear_pointer (&shown, g_free);
   shown = joined (back);
-  g_assert_cmpstr (shown, ==, "a/y,b/x");
+  g_assert_cmpstr (shown, ==, "b/x,b/x,a/y\tbob,c/z");
   g_assert_cmpint (g_chmod (path, 0622), ==, 0);
   g_assert_null (nearby_complete_cache_read (path, 5));
 
@@ -173,6 +211,7 @@ main (int argc, char **argv)
   g_test_add_func ("/complete/two-hosts", test_two_hosts);
   g_test_add_func ("/complete/prefix", test_prefix);
   g_test_add_func ("/complete/hostile", test_hostile);
+  g_test_add_func ("/complete/hostile-host", test_hostile_host);
   g_test_add_func ("/complete/cache", test_cache);
   return g_test_run ();
 }
