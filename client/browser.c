@@ -1273,8 +1273,10 @@ drop_silent (GPtrArray *services, GPtrArray *silent, const char *name)
     }
 }
 
+/* @brief: @timeout_ms is the intended length, not a limit that cut the
+ * browse short (nearby_browse_briefly()). */
 static GPtrArray *
-browse (const char *only, guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
+browse (const char *only, guint timeout_ms, gboolean watch, gboolean brief, NearbyBrowseFunc func,
         gpointer user_data, GCancellable *cancellable, GError **error)
 {
   g_auto (Browse) b = { 0 };
@@ -1283,7 +1285,7 @@ browse (const char *only, guint timeout_ms, gboolean watch, NearbyBrowseFunc fun
   if (!browse_init (&b, only, timeout_ms, watch, func, user_data, error)
       || !browse_run (&b, cancellable, error))
     return NULL;
-  if (!watch && b.timed_out && !b.all_for_now)
+  if (!watch && !brief && b.timed_out && !b.all_for_now)
     g_warning ("avahi-daemon did not finish answering within %g s; the list may be incomplete",
                timeout_ms / 1000.0);
   result = browse_results (&b);
@@ -1304,7 +1306,13 @@ GPtrArray *
 nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func, gpointer user_data,
                GCancellable *cancellable, GError **error)
 {
-  return browse (NULL, timeout_ms, watch, func, user_data, cancellable, error);
+  return browse (NULL, timeout_ms, watch, FALSE, func, user_data, cancellable, error);
+}
+
+GPtrArray *
+nearby_browse_briefly (guint timeout_ms, GError **error)
+{
+  return browse (NULL, timeout_ms, FALSE, TRUE, NULL, NULL, NULL, error);
 }
 
 static gboolean

@@ -62,6 +62,12 @@ typedef void (*NearbyBrowseFunc) (NearbyBrowseEvent event, const NearbyService *
 GPtrArray *nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
                           gpointer user_data, GCancellable *cancellable, GError **error);
 
+/* As nearby_browse() without @watch, but what is found in @timeout_ms is
+ * all that is wanted (shell completion: TAB must not wait for Avahi's
+ * ALL_FOR_NOW, a second or so when no other browser runs): running out of
+ * time is no warning. */
+GPtrArray *nearby_browse_briefly (guint timeout_ms, GError **error);
+
 /* What narrows the choice down besides the name. */
 typedef struct
 {

@@ -8,6 +8,7 @@
 
 #include "browser.h"
 #include "commands.h"
+#include "complete.h"
 #include "identity.h"
 #include "json.h"
 #include "name.h"
@@ -288,10 +289,54 @@ project_first (GPtrArray *services, GHashTable *roots, gboolean only)
   return first_others;
 }
 
+/* browse --names: the names nearby as completion offers them, from the
+ * cache while it is fresh, else from a browse of at most @timeout_ms that
+ * refreshes it. A browse that fails (no avahi-daemon) finds nothing, and
+ * that is cached too: TAB must not wait for it again and again. */
+static gboolean
+print_names (const char *prefix, guint timeout_ms)
+{
+  g_autofree char *cache = nearby_complete_cache_path ();
+  const char *env = g_getenv ("GIT_NEARBY_COMPLETE_CACHE");
+  guint64 max_age = NEARBY_COMPLETE_CACHE_SECONDS;
+  g_auto (GStrv) seen = NULL; /* "NAME\tHOST" lines */
+  g_auto (GStrv) shown = NULL;
+
+  /* Seconds; tests keep their list for as long as they run. */
+  if (env != NULL && !g_ascii_string_to_unsigned (env, 10, 0, 86400, &max_age, NULL))
+    max_age = NEARBY_COMPLETE_CACHE_SECONDS;
+  seen = nearby_complete_cache_read (cache, (guint) max_age);
+
+  if (seen == NULL)
+    {
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (GPtrArray) services = nearby_browse_briefly (timeout_ms, &local_error);
+      g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+      if (services == NULL)
+        g_debug ("nothing to complete: %s", local_error->message);
+      for (guint i = 0; services != NULL && i < services->len; i++)
+        {
+          const NearbyService *s = services->pdata[i];
+          g_autofree char *line = g_strconcat (s->name, "\t", s->host, NULL);
+
+          g_strv_builder_add (builder, line);
+        }
+      seen = g_strv_builder_end (builder);
+      g_clear_error (&local_error);
+      if (!nearby_complete_cache_write (cache, (const char *const *) seen, &local_error))
+        g_debug ("the completion cache is not written: %s", local_error->message);
+    }
+  shown = nearby_complete_offers ((const char *const *) seen, g_strv_length (seen), prefix);
+  for (gsize i = 0; shown[i] != NULL; i++)
+    printf ("%s\n", shown[i]);
+  return TRUE;
+}
+
 gboolean
 nearby_cmd_browse (int argc, char **argv, GError **error)
 {
-  gboolean json = FALSE, watch = FALSE, project = FALSE;
+  gboolean json = FALSE, watch = FALSE, project = FALSE, names = FALSE;
   g_autoptr (GSubprocess) roots_child = NULL;
   g_autoptr (GHashTable) roots = NULL;
   guint first_others;
@@ -311,6 +356,9 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
             "Wait at most SECONDS (default 5; with --watch, no limit)", "SECONDS" },
           { "project", 'p', 0, G_OPTION_ARG_NONE, &project,
             "Only the branches of this project (the current repository's root commits)", NULL },
+          { "names", 0, 0, G_OPTION_ARG_NONE, &names,
+            "Print each name once per line, those starting with PREFIX (for shell completion)",
+            NULL },
           { NULL } };
 
   context = g_option_context_new (NULL);
@@ -318,11 +366,23 @@ nearby_cmd_browse (int argc, char **argv, GError **error)
   g_option_context_add_main_entries (context, entries, NULL);
   if (!nearby_cmd_parse (context, &argc, &argv, error))
     return FALSE;
-  if (argc > 1)
+  if (names && !json && !watch && !project && argc <= 2)
     {
-      g_set_error_literal (
-          error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
-          "usage: git nearby browse [--json] [--watch] [--project] [--timeout SECONDS]");
+      if (!isnan (timeout) && (timeout <= 0 || timeout > 60))
+        {
+          g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                       "--timeout %g: not a number of seconds up to 60", timeout);
+          return FALSE;
+        }
+      return print_names (argc == 2 ? argv[1] : NULL, isnan (timeout)
+                                                          ? NEARBY_COMPLETE_BROWSE_TIMEOUT_MS
+                                                          : (guint) (timeout * 1000));
+    }
+  if (argc > 1 || names)
+    {
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "usage: git nearby browse [--json] [--watch] [--project] [--timeout "
+                           "SECONDS], or browse --names [--timeout SECONDS] [PREFIX]");
       return FALSE;
     }
   if (isnan (timeout))

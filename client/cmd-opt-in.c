@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "complete.h"
 #include "git-util.h"
 #include "name.h"
 #include "nearby-error.h"
@@ -280,20 +281,44 @@ nearby_cmd_status (int argc, char **argv, GError **error)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (git_repository) repo = NULL;
   g_autoptr (GPtrArray) opt_ins = NULL;
+  gboolean names = FALSE;
+  const GOptionEntry entries[]
+      = { { "names", 0, 0, G_OPTION_ARG_NONE, &names,
+            "Print each advertised name once per line, those starting with PREFIX (for shell "
+            "completion)",
+            NULL },
+          { NULL } };
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context, "List the advertised branches of this repository.");
+  g_option_context_add_main_entries (context, entries, NULL);
   if (!nearby_cmd_parse (context, &argc, &argv, error))
     return FALSE;
-  if (argc > 1)
+  if (argc > (names ? 2 : 1))
     {
-      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID, "usage: git nearby status");
+      g_set_error_literal (error, NEARBY_ERROR, NEARBY_ERROR_INVALID,
+                           "usage: git nearby status [--names [PREFIX]]");
       return FALSE;
     }
   if ((repo = open_current_repository (error)) == NULL)
     return FALSE;
   if ((opt_ins = nearby_opt_ins_read (repo, error)) == NULL)
     return FALSE;
+
+  if (names)
+    {
+      g_autoptr (GPtrArray) all = g_ptr_array_new ();
+      g_auto (GStrv) shown = NULL;
+
+      /* What unadvertise takes; the repository's own config, no network. */
+      for (guint i = 0; i < opt_ins->len; i++)
+        g_ptr_array_add (all, ((NearbyOptIn *) opt_ins->pdata[i])->name);
+      shown = nearby_complete_offers ((const char *const *) all->pdata, all->len,
+                                      argc == 2 ? argv[1] : NULL);
+      for (gsize i = 0; shown[i] != NULL; i++)
+        printf ("%s\n", shown[i]);
+      return TRUE;
+    }
 
   if (opt_ins->len == 0)
     {

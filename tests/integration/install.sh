@@ -36,7 +36,30 @@ complete_words () { # complete_words WORD...: what git's completion offers for t
     __git_wrap__git_main; echo "${COMPREPLY[*]}"' _ "$comp" "$@"
 }
 check_eq "git nearby <TAB> completes subcommands" "advertise" "$(complete_words git nearby adv | xargs)"
-check_eq "git nearby browse --<TAB> completes its options" "--json --watch --project --timeout= --help" "$(complete_words git nearby browse -- | xargs)"
+check_eq "git nearby browse --<TAB> completes its options" "--json --watch --project --timeout= --names --help" "$(complete_words git nearby browse -- | xargs)"
+# git clone nearby://<TAB>: git's completion never loads completions/git-nearby
+# for clone, so the same file goes where bash-completion reads files at start.
+compat=$(find "$T/dest" -path '*/bash_completion.d/git-nearby' -type f | head -n 1)
+check "the completion is also installed in a bash_completion.d" test -n "$compat"
+check "the same file" cmp "$comp" "$compat"
+if [ "$prefix" = "$T/dest/usr" ]; then
+  check_eq "with the prefix /usr, in /etc/bash_completion.d, which bash-completion reads at start" \
+    "$T/dest/etc/bash_completion.d/git-nearby" "$compat"
+fi
+if [ -r /usr/share/bash-completion/bash_completion ]; then
+  mkdir -p "$XDG_RUNTIME_DIR/git-nearby" && chmod 700 "$XDG_RUNTIME_DIR/git-nearby"
+  printf 'myproj/fix-login\nmyproj/fix-login\n' > "$XDG_RUNTIME_DIR/git-nearby/names"
+  chmod 600 "$XDG_RUNTIME_DIR/git-nearby/names"
+  # bash-completion started as a shell does, reading the installed
+  # directory at start; then one TAB.
+  out=$(GIT_NEARBY_COMPLETE_CACHE=86400 BASH_COMPLETION_COMPAT_DIR="${compat%/*}" \
+    XDG_DATA_DIRS="$prefix/share:/usr/share" \
+    bash --norc --noprofile "$NEARBY_SOURCE_DIR/tests/complete-tab.sh" '' git clone nearby://my 2>&1)
+  check_eq "installed, git clone nearby://my<TAB> completes a name seen twice once" \
+    "[//myproj/fix-login ]" "$out"
+else
+  not_ok "bash-completion is not installed here: git clone nearby://<TAB> cannot be tried (apt-get install bash-completion)"
+fi
 
 export PATH="$(dirname "$bin"):${PATH#"$NEARBY_BUILD_DIR/client:"}"
 check_eq "git finds the installed git-nearby" "$bin" "$(command -v git-nearby)"

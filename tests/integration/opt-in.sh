@@ -109,7 +109,7 @@ check_contains "a command's --help shows its usage" "git nearby advertise [OPTIO
 out=$(git nearby browse --timeout -1 2>&1); rc=$?
 check_eq "browse checks --timeout before looking" "1:git nearby: --timeout -1: not a number of seconds" "$rc:$out"
 out=$(git nearby browse extra 2>&1); rc=$?
-check_eq "browse takes no arguments" "1:git nearby: usage: git nearby browse [--json] [--watch] [--project] [--timeout SECONDS]" "$rc:$out"
+check_eq "browse takes no arguments (but --names a PREFIX)" "1:git nearby: usage: git nearby browse [--json] [--watch] [--project] [--timeout SECONDS], or browse --names [--timeout SECONDS] [PREFIX]" "$rc:$out"
 out=$(git nearby resolve 2>&1); rc=$?
 check_eq "resolve needs a name" "1:git nearby: usage: git nearby resolve NAME[@HOST]" "$rc:$out"
 out=$(git nearby resolve 'a//b' 2>&1); rc=$?
