@@ -1,12 +1,11 @@
 /* git-nearby: what this server serves — the repositories found under its
  * directories and, by name, the branches they opted in. It follows config
- * edits as they happen; tips are read fresh at each use. */
+ * edits as they happen (repo-watch.h); tips are read fresh at each use
+ * (branch-jobs.h). */
 #pragma once
 
 #include <gio/gio.h>
 #include <git2.h>
-
-#include "upload-pack.h"
 
 G_BEGIN_DECLS
 
@@ -27,43 +26,8 @@ void nearby_branch_unref (NearbyBranch *branch);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyBranch, nearby_branch_unref)
 
 git_repository *nearby_branch_git (NearbyBranch *branch);
-
-/* The root commit reached by first parents from @tip, remembered per
- * repository. Found on the spot when @tip is a few commits on top of a tip
- * whose root is known (or the history is short); otherwise FALSE for now:
- * it is looked for in a worker thread, and the catalog emits "changed"
- * once it is known. FALSE in a shallow repository. */
-gboolean nearby_branch_root_commit (NearbyBranch *branch, const git_oid *tip, git_oid *root);
 /* The repository's common git directory, where pack-objects runs. */
 const char *nearby_branch_gitdir (NearbyBranch *branch);
-
-/* Reads the tip now. Fails with NEARBY_ERROR_NOT_FOUND when the branch no
- * longer exists (an unborn branch HEAD points at is not an error). */
-gboolean nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, GError **error);
-void nearby_upload_target_clear (NearbyUploadTarget *target);
-
-/* Plans the answer to the upload-pack @request (protocol v2 or v0) in one
- * step, in a worker thread, against the tip the branch has now: parsing,
- * the reach set (from the branch's last one; concurrent requests share
- * one walk), the shallow computation and the negotiation. Nothing of it
- * runs on the main loop. */
-void nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
-                               GAsyncReadyCallback callback, gpointer user_data);
-/* The plan; NULL with NEARBY_ERROR_NOT_FOUND when the branch is gone, or
- * another error when it cannot be read. Called on the main loop. */
-NearbyPackPlan *nearby_branch_plan_finish (GAsyncResult *result, GError **error);
-
-/* Work on the branch's history in a worker thread: @work gets the worker's
- * own libgit2 handle, the tip now and its reach set (NULL: no commits
- * yet), and returns bytes, or NULL (with an error, or without: "none"). */
-typedef GBytes *(*NearbyBranchWorkFunc) (git_repository *git, NearbyReach *reach,
-                                         const git_oid *tip, gpointer data, GError **error);
-void nearby_branch_work_async (NearbyBranch *branch, NearbyBranchWorkFunc work, gpointer work_data,
-                               GDestroyNotify work_destroy, GAsyncReadyCallback callback,
-                               gpointer user_data);
-/* What @work returned; NULL and no error for its "none". */
-GBytes *nearby_branch_work_finish (GAsyncResult *result, GError **error);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (NearbyUploadTarget, nearby_upload_target_clear)
 
 #define NEARBY_TYPE_CATALOG (nearby_catalog_get_type ())
 G_DECLARE_FINAL_TYPE (NearbyCatalog, nearby_catalog, NEARBY, CATALOG, GObject)

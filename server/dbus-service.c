@@ -1,5 +1,6 @@
 #include "dbus-service.h"
 
+#include "branch-jobs.h"
 #include "dbus-names.h"
 #include "name.h"
 #include "nearby-dbus.h"

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <string.h>
 
+#include "branch-jobs.h"
 #include "name.h"
 #include "nearby-error.h"
 #include "pack-stream.h"

@@ -10,8 +10,10 @@
 #include <avahi-glib/glib-watch.h>
 #include <string.h>
 
+#include "branch-jobs.h"
 #include "git-util.h"
 #include "name.h"
+#include "repo-watch.h"
 #include "txt-record.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AvahiStringList, avahi_string_list_free)

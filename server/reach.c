@@ -356,6 +356,37 @@ builder_add_from (Builder *b, NearbyReach *base, GArray *starts)
   return TRUE;
 }
 
+/* Where a parent that @b did not read lies in the set being made, or
+ * NO_INDEX: not in it. */
+typedef guint32 (*OtherIndexFunc) (const git_oid *id, gpointer data);
+
+/* The parents of the commits @b read, as indices into @reach: its commit i
+ * is @offset + i there, and so is a parent it read; any other parent is
+ * where @other says (NULL: nowhere), or left out. */
+static void
+builder_parents (Builder *b, NearbyReach *reach, guint32 offset, OtherIndexFunc other,
+                 gpointer other_data)
+{
+  for (guint i = 0; i < b->n; i++)
+    {
+      guint32 from = g_array_index (b->first, guint32, i);
+      guint32 to = i + 1 < b->n ? g_array_index (b->first, guint32, i + 1) : b->parent_ids->len;
+
+      reach->first[offset + i] = reach->parents->len;
+      for (guint32 p = from; p < to; p++)
+        {
+          const git_oid *id = &g_array_index (b->parent_ids, git_oid, p);
+          gpointer value = g_hash_table_lookup (b->index, id);
+          guint32 parent = value != NULL   ? offset + GPOINTER_TO_UINT (value) - 1
+                           : other != NULL ? other (id, other_data)
+                                           : NO_INDEX;
+
+          if (parent != NO_INDEX)
+            g_array_append_val (reach->parents, parent);
+        }
+    }
+}
+
 /* The set @b holds, with @tip. */
 static NearbyReach *
 builder_finish (Builder *b, const git_oid *tip)
@@ -373,27 +404,25 @@ builder_finish (Builder *b, const git_oid *tip)
   memcpy (reach->times, b->times->data, n * sizeof (gint64));
   reach->first = g_new (guint32, n + 1);
   reach->parents = g_array_sized_new (FALSE, FALSE, sizeof (guint32), b->parent_ids->len);
-  for (guint i = 0; i < n; i++)
-    {
-      guint32 from = g_array_index (b->first, guint32, i);
-      guint32 to = i + 1 < n ? g_array_index (b->first, guint32, i + 1) : b->parent_ids->len;
-
-      reach->first[i] = reach->parents->len;
-      for (guint32 p = from; p < to; p++)
-        {
-          gpointer value
-              = g_hash_table_lookup (b->index, &g_array_index (b->parent_ids, git_oid, p));
-
-          if (value != NULL)
-            {
-              guint32 parent = GPOINTER_TO_UINT (value) - 1;
-
-              g_array_append_val (reach->parents, parent);
-            }
-        }
-    }
+  builder_parents (b, reach, 0, NULL, NULL);
   reach->first[n] = reach->parents->len;
   return reach;
+}
+
+typedef struct
+{
+  NearbyCommitGraph *graph;
+  const guint8 *seen;          /* by position: in the set */
+  const guint32 *index_of_pos; /* by position: its index in the set */
+} GraphIndex;
+
+static guint32
+graph_index (const git_oid *id, gpointer data)
+{
+  GraphIndex *in = data;
+  guint32 pos = nearby_commit_graph_find (in->graph, id);
+
+  return pos != NEARBY_COMMIT_GRAPH_NONE && in->seen[pos] ? in->index_of_pos[pos] : NO_INDEX;
 }
 
 /* The commits @b read, then those of @graph reachable from @in_graph
@@ -410,6 +439,7 @@ graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_
   g_autoptr (GArray) graph_entries = NULL;
   g_autoptr (GArray) top_entries = NULL;
   g_autoptr (NearbyReach) reach = NULL;
+  GraphIndex in = { graph, seen, index_of_pos };
   guint32 next, n;
 
   for (guint i = 0; i < in_graph->len; i++)
@@ -460,27 +490,7 @@ graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_
   reach->parents = g_array_new (FALSE, FALSE, sizeof (guint32));
   graph_entries = g_array_sized_new (FALSE, FALSE, sizeof (IndexEntry), n - b->n);
   /* The commits read, whose parents are read commits or graph ones. */
-  for (guint i = 0; i < b->n; i++)
-    {
-      guint32 from = g_array_index (b->first, guint32, i);
-      guint32 to = i + 1 < b->n ? g_array_index (b->first, guint32, i + 1) : b->parent_ids->len;
-
-      reach->first[i] = reach->parents->len;
-      for (guint32 p = from; p < to; p++)
-        {
-          const git_oid *id = &g_array_index (b->parent_ids, git_oid, p);
-          gpointer value = g_hash_table_lookup (b->index, id);
-          guint32 pos, parent = NO_INDEX;
-
-          if (value != NULL)
-            parent = GPOINTER_TO_UINT (value) - 1;
-          else if ((pos = nearby_commit_graph_find (graph, id)) != NEARBY_COMMIT_GRAPH_NONE
-                   && seen[pos])
-            parent = index_of_pos[pos];
-          if (parent != NO_INDEX)
-            g_array_append_val (reach->parents, parent);
-        }
-    }
+  builder_parents (b, reach, 0, graph_index, &in);
   for (guint32 pos = 0; pos < n_graph; pos++)
     {
       IndexEntry entry;
@@ -507,6 +517,12 @@ graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_
   return g_steal_pointer (&reach);
 }
 
+static guint32
+base_index (const git_oid *id, gpointer base)
+{
+  return index_of (base, id);
+}
+
 /* @base and the new commits @b read, which lead to @base's tip: @base's
  * commits keep their indices, the new ones follow. */
 static NearbyReach *
@@ -530,23 +546,7 @@ fast_forward (NearbyReach *base, Builder *b, const git_oid *tip)
   reach->parents
       = g_array_sized_new (FALSE, FALSE, sizeof (guint32), base->parents->len + b->parent_ids->len);
   g_array_append_vals (reach->parents, base->parents->data, base->parents->len);
-  for (guint i = 0; i < b->n; i++)
-    {
-      guint32 from = g_array_index (b->first, guint32, i);
-      guint32 to = i + 1 < b->n ? g_array_index (b->first, guint32, i + 1) : b->parent_ids->len;
-
-      reach->first[n_base + i] = reach->parents->len;
-      for (guint32 p = from; p < to; p++)
-        {
-          const git_oid *id = &g_array_index (b->parent_ids, git_oid, p);
-          gpointer value = g_hash_table_lookup (b->index, id);
-          guint32 parent
-              = value != NULL ? n_base + GPOINTER_TO_UINT (value) - 1 : index_of (base, id);
-
-          if (parent != NO_INDEX)
-            g_array_append_val (reach->parents, parent);
-        }
-    }
+  builder_parents (b, reach, n_base, base_index, base);
   reach->first[n] = reach->parents->len;
   return reach;
 }

@@ -21,6 +21,8 @@
 typedef struct
 {
   const NearbyUploadTarget *target;
+  NearbyReach *reach;   /* the target's, or asked of get_reach() (see request_reach()) */
+  gboolean reach_asked; /* whether get_reach() was */
 
   GArray *wants;           /* validated: commits in the reach set */
   GHashTable *seen;        /* wants and haves already taken, to skip repeats */
@@ -54,6 +56,7 @@ request_clear (Request *req)
   g_clear_pointer (&req->shallows, g_array_unref);
   g_clear_pointer (&req->shallow_set, g_hash_table_unref);
   g_clear_pointer (&req->want_refs, g_ptr_array_unref);
+  g_clear_pointer (&req->reach, nearby_reach_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Request, request_clear)
 
@@ -157,28 +160,37 @@ parse_oid (const char *arg, git_oid *oid, const char **rest)
   return TRUE;
 }
 
+/* The reach set of the tip, asked for at most once per request, and only
+ * when needed: a plain clone names the tip alone and walks nothing. NULL
+ * if the history cannot be read (logged). */
+static NearbyReach *
+request_reach (Request *req)
+{
+  const NearbyUploadTarget *target = req->target;
+  g_autoptr (GError) error = NULL;
+
+  if (req->reach != NULL || req->reach_asked || target->unborn || target->get_reach == NULL)
+    return req->reach;
+  req->reach_asked = TRUE;
+  req->reach = target->get_reach (target->reach_data, &target->tip, &error);
+  if (req->reach == NULL)
+    g_warning ("cannot walk the history of %s: %s", git_oid_tostr_s (&target->tip),
+               error != NULL ? error->message : "no reason given");
+  return req->reach;
+}
+
 /* The boundary: the tip, and what is reachable from it. */
 static gboolean
 in_boundary (Request *req, const git_oid *oid)
 {
-  NearbyUploadTarget *target = (NearbyUploadTarget *) req->target;
+  NearbyReach *reach;
 
-  if (target->unborn)
+  if (req->target->unborn)
     return FALSE;
-  if (git_oid_equal (oid, &target->tip))
+  if (git_oid_equal (oid, &req->target->tip))
     return TRUE;
-  if (target->reach == NULL && target->get_reach != NULL && !target->reach_missing)
-    {
-      g_autoptr (GError) error = NULL;
-
-      target->reach = target->get_reach (target->reach_data, &target->tip, &error);
-      if (target->reach == NULL && error == NULL)
-        target->reach_missing = TRUE;
-      else if (target->reach == NULL)
-        g_warning ("cannot walk the history of %s: %s", git_oid_tostr_s (&target->tip),
-                   error->message);
-    }
-  return target->reach != NULL && nearby_reach_contains (target->reach, oid);
+  reach = request_reach (req);
+  return reach != NULL && nearby_reach_contains (reach, oid);
 }
 
 /* A want must be the tip or a commit reachable from it. Anything else —
@@ -369,8 +381,8 @@ ok_to_give_up (Request *req)
     return req->answer;
 
   /* The new commons are marked THEY_HAVE (git's got_oid()). */
-  if (req->search == NULL && target->reach != NULL)
-    req->search = nearby_reach_search_new (target->reach, NEGOTIATION_BUDGET);
+  if (req->search == NULL && req->reach != NULL)
+    req->search = nearby_reach_search_new (req->reach, NEGOTIATION_BUDGET);
   for (; req->search != NULL && req->marked < req->common->len; req->marked++)
     nearby_reach_search_mark (req->search, &g_array_index (req->common, git_oid, req->marked));
 
@@ -413,22 +425,9 @@ compute_shallow_info (Request *req, ShallowInfo *info, GError **error)
     return refuse (error, "deepen-relative needs deepen");
   if (!nearby_deepen_requested (&req->deepen))
     return TRUE;
-  /* Depths are counted in the reach set's graph, not by reading commits on
-   * the main loop: ask for it (in_boundary() of an id that is not the tip
-   * does), and if it is not walked yet this plan is made again after the
-   * walk (the caller sees reach_missing). */
-  if (!req->target->unborn && req->target->reach == NULL)
-    {
-      git_oid none;
-
-      memset (&none, 0, sizeof none);
-      in_boundary (req, &none);
-      /* Never a plan without its shallow lines: this one is dropped unless
-       * the tip keeps moving under the walks, and then it is an error. */
-      if (req->target->reach_missing)
-        return refuse (error, "the history of this branch is still being read; try again");
-    }
-  return nearby_shallow_compute (req->target->repo, req->target->reach, &req->deepen, req->wants,
+  /* Depths are counted in the reach set's graph, not by reading commits
+   * one by one (without it, for a history that cannot be walked, they are). */
+  return nearby_shallow_compute (req->target->repo, request_reach (req), &req->deepen, req->wants,
                                  req->shallows, info->new_shallows, info->unshallows, error);
 }
 
@@ -472,7 +471,7 @@ plan_pack (NearbyPackPlan *plan, Request *req, ShallowInfo *info, GError **error
       const git_oid *oid = &g_array_index (info->unshallows, git_oid, i);
       int rc;
 
-      if (req->target->reach != NULL && nearby_reach_parents (req->target->reach, oid, wants))
+      if (req->reach != NULL && nearby_reach_parents (req->reach, oid, wants))
         continue;
       if ((rc = git_commit_lookup (&commit, req->target->repo, oid)) < 0)
         return nearby_git_error (error, rc, "cannot read commit %s", git_oid_tostr_s (oid));
@@ -925,6 +924,7 @@ nearby_upload_pack_plan (const NearbyUploadTarget *target, gboolean v2, const gu
 
   plan->preamble = g_byte_array_new ();
   req.target = target;
+  req.reach = target->reach != NULL ? nearby_reach_ref (target->reach) : NULL;
   req.wants = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.common = g_array_new (FALSE, FALSE, sizeof (git_oid));
   req.shallows = g_array_new (FALSE, FALSE, sizeof (git_oid));

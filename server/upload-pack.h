@@ -20,15 +20,13 @@ typedef struct
   const char *refname; /* "refs/heads/fix-login" */
   gboolean unborn;     /* no commits yet: nothing can be fetched */
   git_oid tip;
-  /* Commits reachable from @tip, asked for only when a request names
-   * something other than the tip itself: a plain clone needs no walk.
-   * get_reach() may return NULL without an error to say the set is not at
-   * hand yet: the plan then sets @reach_missing and must not be used; the
-   * caller walks the history (off the main loop) and plans again. */
+  /* Commits reachable from @tip: @reach if the caller has it, else asked
+   * of get_reach() (NULL only with an error) once, only when a request
+   * names something other than the tip itself: a plain clone needs no
+   * walk. NULL if @unborn. */
   NearbyReach *(*get_reach) (gpointer data, const git_oid *tip, GError **error);
   gpointer reach_data;
-  NearbyReach *reach; /* once known; NULL if @unborn */
-  gboolean reach_missing;
+  NearbyReach *reach;
 } NearbyUploadTarget;
 
 typedef struct

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "branch-jobs.h"
 #include "git-util.h"
 #include "identity.h"
 #include "json.h"

@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "catalog.h"
+#include "reach.h"
 
 G_BEGIN_DECLS
 

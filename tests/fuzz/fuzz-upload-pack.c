@@ -2,11 +2,12 @@
  * against a small real repository made once per process.
  *
  * The first input byte picks the case (bit 0: protocol v2; bit 1: the reach
- * set is not at hand yet; bit 2: an unborn branch); the rest is the body of
- * POST git-upload-pack. Whatever the request, the plan must hold the export
- * boundary: pack-objects is fed only ids of commits reachable from the
- * advertised tip, never --include-tag, and the answer is well-formed
- * pkt-lines. */
+ * set is not given, the planner asks for it as the server's planning job
+ * is asked; bit 3: and that walk fails; bit 2: an unborn branch); the rest
+ * is the body of POST git-upload-pack. Whatever the request, the plan must
+ * hold the export boundary: pack-objects is fed only ids of commits
+ * reachable from the advertised tip, never --include-tag, and the answer is
+ * well-formed pkt-lines; the reach set is asked for once at most. */
 #include <gio/gio.h>
 #include <stdlib.h>
 
@@ -106,15 +107,28 @@ make_repository (void)
   g_assert_no_error (error);
 }
 
+/* As the server's job_reach(): the set of @oid, or an error. @data counts
+ * the asks. */
 static NearbyReach *
-not_yet (gpointer data, const git_oid *oid, GError **error)
+walk (gpointer data, const git_oid *oid, GError **error)
 {
+  ++*(guint *) data;
+  g_assert (git_oid_equal (oid, &tip));
+  return nearby_reach_ref (reach);
+}
+
+static NearbyReach *
+walk_fails (gpointer data, const git_oid *oid, GError **error)
+{
+  ++*(guint *) data;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the history cannot be read");
   return NULL;
 }
 
-/* Every line of pack-objects' input names a commit of the reach set. */
+/* Every line of pack-objects' input names the tip or a commit reachable
+ * from it, however the planner came by the set (or did without it). */
 static void
-check_input (const NearbyPackPlan *plan, const NearbyUploadTarget *target)
+check_input (const NearbyPackPlan *plan)
 {
   g_auto (GStrv) lines = g_strsplit (plan->input->str, "\n", -1);
 
@@ -128,8 +142,7 @@ check_input (const NearbyPackPlan *plan, const NearbyUploadTarget *target)
       if (g_str_has_prefix (hex, "--shallow "))
         hex += strlen ("--shallow ");
       g_assert (nearby_oid_from_hex (&oid, hex, strlen (hex)));
-      g_assert (git_oid_equal (&oid, &target->tip)
-                || (target->reach != NULL && nearby_reach_contains (target->reach, &oid)));
+      g_assert (git_oid_equal (&oid, &tip) || nearby_reach_contains (reach, &oid));
     }
 }
 
@@ -140,6 +153,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   g_autoptr (NearbyPackPlan) plan = NULL;
   NearbyPktReader *reader;
   NearbyPktType type;
+  guint asks = 0;
   gboolean v2;
 
   if (repo == NULL)
@@ -161,7 +175,10 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
       target.refname = "refs/heads/main";
       git_oid_cpy (&target.tip, &tip);
       if (data[0] & 2)
-        target.get_reach = not_yet;
+        {
+          target.get_reach = (data[0] & 8) ? walk_fails : walk;
+          target.reach_data = &asks;
+        }
       else
         target.reach = nearby_reach_ref (reach);
     }
@@ -174,6 +191,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 
   plan = nearby_upload_pack_plan (&target, v2, data + 1, size - 1);
   g_assert (plan != NULL && plan->preamble != NULL);
+  g_assert_cmpuint (asks, <=, 1);
 
   /* What goes out before the pack is well-formed pkt-lines. */
   reader = g_new0 (NearbyPktReader, 1);
@@ -188,7 +206,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     }
   g_free (reader);
 
-  if (plan->send_pack && !target.reach_missing)
+  if (plan->send_pack)
     {
       g_assert (!target.unborn);
       g_assert (plan->argv != NULL && plan->input != NULL);
@@ -201,7 +219,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
           g_assert (strcmp (arg, "--include-tag") != 0 && strcmp (arg, "--all") != 0);
           g_assert (!g_str_has_prefix (arg, "--filter"));
         }
-      check_input (plan, &target);
+      check_input (plan);
     }
   g_clear_pointer (&target.reach, nearby_reach_unref);
   return 0;

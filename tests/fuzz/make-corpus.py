@@ -65,7 +65,9 @@ upload = {
     "v2-want-ref": v2(V2HEAD, pkt("want-ref refs/heads/main\n"), pkt("sideband-all\n"), pkt("done\n"), FLUSH),
     "v2-private": v2(V2HEAD, pkt(f"want {TREE}\n"), pkt(f"want {SECRET}\n"), pkt("filter blob:none\n"), pkt("done\n"), FLUSH),
     "v2-unborn-ls-refs": b"\x05" + pkt("command=ls-refs\n") + DELIM + pkt("symrefs\n") + pkt("unborn\n") + FLUSH,
-    "v2-reach-missing": b"\x03" + V2HEAD + pkt(f"want {D}\n") + pkt(f"have {A}\n") + pkt("done\n") + FLUSH,
+    "v2-reach-asked": b"\x03" + V2HEAD + pkt(f"want {D}\n") + pkt(f"have {A}\n") + pkt("done\n") + FLUSH,
+    "v0-reach-fails": b"\x0a" + v0(pkt(f"want {TIP} {V0CAPS}\n"), pkt(f"shallow {MERGE}\n"), pkt("deepen 2\n"),
+                                  FLUSH, pkt(f"have {B}\n"), pkt("done\n"))[1:],
 }
 
 pkt_line = {

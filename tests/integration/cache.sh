@@ -2,7 +2,8 @@
 # The pack cache and the bound on pack-objects: repeated requests are served
 # from disk, identical concurrent ones share one producer, one reader leaving
 # does not stop the others, a failed producer leaves nothing, the size cap
-# evicts the least recently used, and --max-jobs queues the rest.
+# evicts the least recently used, and --max-jobs queues the rest (a queued
+# request whose client leaves leaves the line).
 . "$(dirname "$0")/lib.sh"
 
 PACKS="$XDG_CACHE_HOME/git-nearby/packs"
@@ -105,6 +106,27 @@ check "and so does the queued one, kept alive meanwhile" good_pack "$T/q2"
 rm -rf "$XDG_CACHE_HOME/git-nearby"
 check "the cache directory removed while serving is made again" git clone -q "$URL/proj/main" "$T/after-rm"
 check "and the clone is whole" same_history "$T/after-rm" "$S/proj" main
+stop_server
+
+# --- a queued request whose client hangs up leaves the line ---
+rm -rf "$XDG_CACHE_HOME/git-nearby"
+# Keepalives while it waits, so that the server sees the hang-up.
+GIT_NEARBY_KEEPALIVE_MS=100 start_server --max-jobs 1 "$S" || { not_ok "server starts"; done_testing; exit 1; }
+RATE=20M slow_fetch heavy/main "$T/h1" & H1=$!
+wait_for bash -c "[ \$(pgrep -P $SERVER_PID -f pack-objects | wc -l) = 1 ]"
+PO=$(pgrep -P "$SERVER_PID" -f pack-objects | head -1)
+# Paused, it holds the one slot for as long as this test wants.
+kill -STOP "$PO"
+slow_fetch one/main "$T/w1" & W1=$!
+check "a request waits for the slot" wait_for grep -q "one/main (v2, from 127.0.0.1): 1 pack-objects running; waiting for a turn" "$T/server.log"
+kill "$W1"; wait "$W1" 2>/dev/null
+check "its client hangs up while it waits" wait_for grep -q "one/main (v2, from 127.0.0.1): the client hung up" "$T/server.log"
+kill -CONT "$PO"
+wait "$H1"
+check "the pack being made is whole" good_pack "$T/h1"
+check_not_contains "the request that left never runs pack-objects" "one/main (v2, from 127.0.0.1): pack-objects started" \
+  "$(cat "$T/server.log")"
+check "a new request for it gets its pack" git clone -q "$URL/one/main" "$T/one-after"
 stop_server
 
 rm -rf "$XDG_CACHE_HOME/git-nearby"

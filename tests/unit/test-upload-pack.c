@@ -165,7 +165,6 @@ ours_with (const char *request, gboolean v2, NearbyPackPlan **plan_out)
   target.get_reach = get_reach;
   plan = nearby_upload_pack_plan (&target, v2, g_bytes_get_data (body, NULL),
                                   g_bytes_get_size (body));
-  g_clear_pointer (&target.reach, nearby_reach_unref);
   text = transcript (plan->preamble->data, plan->preamble->len);
   if (plan_out != NULL)
     *plan_out = plan;

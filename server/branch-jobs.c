@@ -1,0 +1,264 @@
+/* git-nearby: work on a branch for one request — its tip read now, then
+ * the upload-pack plan or other work on its history in a worker thread,
+ * with the reach set of that tip (one walk per repository at a time,
+ * shared by concurrent requests). */
+#include "branch-jobs.h"
+
+#include <string.h>
+
+#include "catalog-private.h"
+#include "git-util.h"
+#include "nearby-error.h"
+
+void
+nearby_upload_target_clear (NearbyUploadTarget *target)
+{
+  g_clear_pointer (&target->reach, nearby_reach_unref);
+}
+
+/* One request, planned against the tip its branch had when it came. */
+typedef struct
+{
+  NearbyRepo *repo; /* released on the main loop, in job_finish() */
+  char *gitdir;
+  char *branch;
+  char *refname;
+  gboolean unborn;
+  git_oid tip;
+  gboolean v2;
+  GBytes *request;
+  git_repository *git;       /* the worker's own handle */
+  NearbyBranchWorkFunc work; /* or NULL: an upload-pack plan */
+  gpointer work_data;
+  GDestroyNotify work_destroy;
+} PlanJob;
+
+static void
+plan_job_free (PlanJob *job)
+{
+  g_free (job->gitdir);
+  g_free (job->branch);
+  g_free (job->refname);
+  g_clear_pointer (&job->request, g_bytes_unref);
+  if (job->work_destroy != NULL)
+    job->work_destroy (job->work_data);
+  git_repository_free (job->git);
+  g_free (job);
+}
+
+/* The reach set of @tip, in the worker: the branch's last one if it is of
+ * @tip, else made from it (only the new commits are read after a commit).
+ * One walk at a time per repository, under the lock: concurrent first
+ * fetches of a new tip wait for one walk and share it. */
+static NearbyReach *
+job_reach (gpointer data, const git_oid *tip, GError **error)
+{
+  PlanJob *job = data;
+  NearbyRepo *repo = job->repo;
+  NearbyReach *last, *reach;
+
+  g_mutex_lock (&repo->reach_lock);
+  last = g_hash_table_lookup (repo->reach, job->refname);
+  if (last != NULL && git_oid_equal (nearby_reach_tip (last), tip))
+    {
+      reach = nearby_reach_ref (last);
+      g_debug ("%s: the reach set of %s is at hand", job->gitdir, git_oid_tostr_s (tip));
+    }
+  else
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      g_debug ("%s: one walk of the history of %s starts%s", job->gitdir, git_oid_tostr_s (tip),
+               last != NULL ? ", from the set of the branch's last tip" : "");
+      reach = nearby_reach_new_from (job->git, last, tip, error);
+      if (reach != NULL)
+        {
+          g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms)", job->branch,
+                   nearby_reach_size (reach), git_oid_tostr_s (tip),
+                   (g_get_monotonic_time () - start) / 1000);
+          g_hash_table_replace (repo->reach, g_strdup (job->refname), nearby_reach_ref (reach));
+        }
+    }
+  g_mutex_unlock (&repo->reach_lock);
+  return reach;
+}
+
+static void
+plan_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PlanJob *job = task_data;
+  g_autoptr (GError) error = NULL;
+  g_auto (NearbyUploadTarget) target = { 0 };
+
+  if ((job->git = nearby_git_open (job->gitdir, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  target.repo = job->git;
+  target.branch = job->branch;
+  target.refname = job->refname;
+  target.unborn = job->unborn;
+  git_oid_cpy (&target.tip, &job->tip);
+  target.get_reach = job_reach;
+  target.reach_data = job;
+  g_task_return_pointer (task,
+                         nearby_upload_pack_plan (&target, job->v2,
+                                                  g_bytes_get_data (job->request, NULL),
+                                                  g_bytes_get_size (job->request)),
+                         (GDestroyNotify) nearby_pack_plan_free);
+}
+
+/* A job for @branch against its tip now (read here, on the main loop: the
+ * worker works on that tip alone); NULL with the task's error returned if
+ * the branch is gone or unreadable. */
+static PlanJob *
+job_start (GTask *task, NearbyBranch *branch)
+{
+  g_auto (NearbyUploadTarget) target = { 0 };
+  g_autoptr (GError) error = NULL;
+  PlanJob *job;
+
+  if (!nearby_branch_resolve (branch, &target, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return NULL;
+    }
+  job = g_new0 (PlanJob, 1);
+  job->repo = nearby_repo_ref (branch->repo);
+  job->gitdir = g_strdup (branch->repo->gitdir);
+  job->branch = g_strdup (branch->branch);
+  job->refname = g_strdup (branch->refname);
+  job->unborn = target.unborn;
+  git_oid_cpy (&job->tip, &target.tip);
+  /* Freed by job_finish(), not by the task: the last reference to the
+   * task may go in the worker, and the repository must be released on
+   * the main loop. */
+  g_task_set_task_data (task, job, NULL);
+  return job;
+}
+
+/* On the main loop: what the worker returned, and the job let go. */
+static gpointer
+job_finish (GAsyncResult *result, GError **error)
+{
+  PlanJob *job = g_task_get_task_data (G_TASK (result));
+  gpointer value = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (job != NULL)
+    {
+      nearby_repo_unref (job->repo);
+      plan_job_free (job);
+      g_task_set_task_data (G_TASK (result), NULL, NULL);
+    }
+  return value;
+}
+
+void
+nearby_branch_plan_async (NearbyBranch *branch, gboolean v2, GBytes *request,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  PlanJob *job;
+
+  g_task_set_source_tag (task, nearby_branch_plan_async);
+  if ((job = job_start (task, branch)) == NULL)
+    return;
+  job->v2 = v2;
+  job->request = g_bytes_ref (request);
+  g_task_run_in_thread (task, plan_in_thread);
+}
+
+static void
+work_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PlanJob *job = task_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NearbyReach) reach = NULL;
+  GBytes *result;
+
+  if ((job->git = nearby_git_open (job->gitdir, &error)) == NULL
+      || (!job->unborn && (reach = job_reach (job, &job->tip, &error)) == NULL))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  result = job->work (job->git, job->unborn ? NULL : reach, &job->tip, job->work_data, &error);
+  if (result == NULL && error != NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) g_bytes_unref);
+}
+
+void
+nearby_branch_work_async (NearbyBranch *branch, NearbyBranchWorkFunc work, gpointer work_data,
+                          GDestroyNotify work_destroy, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  PlanJob *job;
+
+  g_task_set_source_tag (task, nearby_branch_work_async);
+  if ((job = job_start (task, branch)) == NULL)
+    {
+      if (work_destroy != NULL)
+        work_destroy (work_data);
+      return;
+    }
+  job->work = work;
+  job->work_data = work_data;
+  job->work_destroy = work_destroy;
+  g_task_run_in_thread (task, work_in_thread);
+}
+
+GBytes *
+nearby_branch_work_finish (GAsyncResult *result, GError **error)
+{
+  return job_finish (result, error);
+}
+
+NearbyPackPlan *
+nearby_branch_plan_finish (GAsyncResult *result, GError **error)
+{
+  return job_finish (result, error);
+}
+
+gboolean
+nearby_branch_resolve (NearbyBranch *branch, NearbyUploadTarget *target, GError **error)
+{
+  git_repository *git = branch->repo->git;
+  int rc;
+
+  memset (target, 0, sizeof *target);
+  if (git == NULL)
+    {
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                   "branch '%s' of %s is no longer served", branch->branch, branch->repo->gitdir);
+      return FALSE;
+    }
+  target->repo = git;
+  target->branch = branch->branch;
+  target->refname = branch->refname;
+
+  rc = git_reference_name_to_id (&target->tip, git, branch->refname);
+  if (rc == GIT_ENOTFOUND)
+    {
+      g_autoptr (git_reference) head = NULL;
+
+      /* A new repository's first branch exists only as HEAD's target. */
+      if (git_reference_lookup (&head, git, "HEAD") == 0
+          && git_reference_type (head) == GIT_REFERENCE_SYMBOLIC
+          && strcmp (git_reference_symbolic_target (head), branch->refname) == 0)
+        {
+          target->unborn = TRUE;
+          return TRUE;
+        }
+      g_set_error (error, NEARBY_ERROR, NEARBY_ERROR_NOT_FOUND,
+                   "branch '%s' of %s no longer exists", branch->branch, branch->repo->gitdir);
+      return FALSE;
+    }
+  if (rc < 0)
+    return nearby_git_error (error, rc, "cannot read %s in %s", branch->refname,
+                             branch->repo->gitdir);
+  return TRUE;
+}
