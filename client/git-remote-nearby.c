@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,12 +56,29 @@ timeout_ms (guint *ms, GError **error)
   return TRUE;
 }
 
+/* git writes its first command ("capabilities") as soon as it has started
+ * us; a helper that exits before that line is in the pipe makes the write
+ * kill git with SIGPIPE (exit 141, no message of git's own). Waits, at most
+ * a second, until it is there; with the pipe closed unread after that, git
+ * reads our end of file and exits 128 quietly, as it does for any helper
+ * that quits. */
+static void
+let_git_write_first (void)
+{
+  struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+
+  if (isatty (STDIN_FILENO))
+    return;
+  (void) poll (&pfd, 1, 1000);
+}
+
 /* Prints @message as git does, each line escaped: it may quote what
  * another host advertised. Lines after the first are hints already. */
 static int
 fatal (const char *message)
 {
   nearby_untrusted_print_message (stderr, "fatal: ", message);
+  let_git_write_first ();
   return 128;
 }
 

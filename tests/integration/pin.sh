@@ -109,6 +109,12 @@ check_exit "the port is required" 128 $rc "fatal: 'nearby://$KEY@127.0.0.1/$N': 
 out=$(git ls-remote "nearby://$KEY@127.0.0.1:$PORT/a%1b%5b2J" 2>&1); rc=$?
 check_exit "a name with a control character is refused" 128 $rc "does not name a branch" "$out"
 check_eq "and shown escaped" 0 "$(raw_controls "$out")"
+# A helper that fails at once still lets git write its first command: had it
+# quit before, git's write would kill git by SIGPIPE (exit 141, seen once
+# here). Played by a writer that comes a little late.
+status=$( { (sleep 0.3; echo capabilities) | git-remote-nearby origin "nearby://$KEY@127.0.0.1/$N" 2>/dev/null
+            echo "${PIPESTATUS[*]}"; } )
+check_eq "a failing helper waits for git's first command (writer, helper)" "0 128" "$status"
 
 # --- git nearby id with the server running ---
 out=$(git nearby id 2>&1); rc=$?
