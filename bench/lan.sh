@@ -52,8 +52,8 @@ sample () { SAMPLES[$1]+="$2 "; }
 med () { printf '%s\n' ${SAMPLES[$1]} | median; }
 
 direct_http () { ms git ls-remote "$HTTP"; }
-direct_https () { ms env GIT_SSL_CAINFO=/dev/null git -c "http.$HTTPS.pinnedPubkey=$PIN" -c "http.$HTTPS.sslVerify=false" \
-  -c "http.$HTTPS.sslCAInfo=/dev/null" -c "http.$HTTPS.sslCAPath=/dev/null" ls-remote "$HTTPS"; }
+direct_https () { ms env GIT_SSL_CAINFO=/dev/null GIT_SSL_CAPATH=/dev/null \
+  git -c "http.$HTTPS.pinnedPubkey=$PIN" -c "http.$HTTPS.sslVerify=false" ls-remote "$HTTPS"; }
 pinned () { (cd "$T/bob/pinned" && ms git ls-remote origin); }
 pinned_host () { (cd "$T/bob/pinned-host" && ms git ls-remote origin); }
 first () { ms git ls-remote nearby://alice-proj/main; }

@@ -89,13 +89,7 @@ exec_https (const char *remote, const char *url, const char *key)
 {
   const char *count_env = g_getenv ("GIT_CONFIG_COUNT");
   guint64 count = 0;
-  /* With the chain unchecked the CA store is of no use, and curl would
-   * parse all of it for every connection (git makes two or three per
-   * fetch). The pin is checked all the same. */
-  const char *settings[][2] = { { "pinnedPubkey", key },
-                                { "sslVerify", "false" },
-                                { "sslCAInfo", "/dev/null" },
-                                { "sslCAPath", "/dev/null" } };
+  const char *settings[][2] = { { "pinnedPubkey", key }, { "sslVerify", "false" } };
   /* A zone is in the authority, "[fe80::1%25eth0]"; a '%' in a name is
    * "%25" in the path, which is no reason to leave the URL's scope. */
   const char *authority = strstr (url, "://");
@@ -127,10 +121,14 @@ exec_https (const char *remote, const char *url, const char *key)
     char *args[] = { "git", "remote-https", (char *) remote, (char *) url, NULL };
 
     g_setenv ("GIT_CONFIG_COUNT", n, TRUE);
-    /* GIT_SSL_CAINFO, when the user has it, overrides http.sslCAInfo, and
-     * curl would parse that bundle for every connection: 60% of the client's
-     * CPU for a fetch (bench: "incremental fetch, client CPU"). */
+    /* With the chain unchecked the CA store is of no use, and curl would
+     * parse all of it for every connection (git makes two or three per
+     * fetch; 46 ms of client CPU per ls-remote against 18 ms without, here).
+     * The pin is checked all the same. The variables, not http.sslCAInfo and
+     * http.sslCAPath: a user's GIT_SSL_CAINFO or GIT_SSL_CAPATH would
+     * override those. */
     g_setenv ("GIT_SSL_CAINFO", "/dev/null", TRUE);
+    g_setenv ("GIT_SSL_CAPATH", "/dev/null", TRUE);
     execvp ("git", args);
   }
   fprintf (stderr, "fatal: cannot run git remote-https: %s\n", g_strerror (errno));

@@ -56,9 +56,10 @@ DIRECT="nearby://$KEY@127.0.0.1:$PORT/$N"
 OTHER_KEY=$(url_form "sha256//$(printf 'another server' | openssl dgst -sha256 -binary | base64)")
 
 # --- the direct form ---
-# With a CA bundle named in the environment, as some users (and some CI
-# machines) have it: it would override http.sslCAInfo.
-out=$(GIT_SSL_CAINFO=/etc/ssl/certs/ca-certificates.crt GIT_TRACE_CURL=1 GIT_NEARBY_DEBUG=1 \
+# With a CA bundle and directory named in the environment, as some users
+# (and some CI machines) have them.
+out=$(GIT_SSL_CAINFO=/etc/ssl/certs/ca-certificates.crt GIT_SSL_CAPATH=/etc/ssl/certs \
+  GIT_TRACE_CURL=1 GIT_NEARBY_DEBUG=1 \
   git clone "$DIRECT" "$T/c1" 2>&1); rc=$?
 check_exit "git clone nearby://KEY@127.0.0.1:PORT/NAME clones" 0 $rc "" "$out"
 check "main's history" same_history "$T/c1" "$R" main

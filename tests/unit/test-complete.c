@@ -11,6 +11,16 @@ joined (GStrv words)
   return g_strjoinv (",", words);
 }
 
+/* What completing @prefix offers from @seen, comma-separated. */
+static void
+assert_offers (const char *const *seen, gsize n_seen, const char *prefix, const char *expected)
+{
+  g_auto (GStrv) names = nearby_complete_offers (seen, n_seen, prefix);
+  g_autofree char *all = joined (names);
+
+  g_assert_cmpstr (all, ==, expected);
+}
+
 static void
 test_two_hosts (void)
 {
@@ -34,12 +44,7 @@ test_two_hosts (void)
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_auto (GStrv) names = nearby_complete_offers (seen, G_N_ELEMENTS (seen), cases[i].prefix);
-      g_autofree char *all = joined (names);
-
-      g_assert_cmpstr (all, ==, cases[i].expected);
-    }
+    assert_offers (seen, G_N_ELEMENTS (seen), cases[i].prefix, cases[i].expected);
 }
 
 static void
@@ -62,12 +67,7 @@ test_prefix (void)
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_auto (GStrv) names = nearby_complete_offers (seen, G_N_ELEMENTS (seen), cases[i].prefix);
-      g_autofree char *all = joined (names);
-
-      g_assert_cmpstr (all, ==, cases[i].expected);
-    }
+    assert_offers (seen, G_N_ELEMENTS (seen), cases[i].prefix, cases[i].expected);
 }
 
 static void
