@@ -46,41 +46,63 @@ plan_job_free (PlanJob *job)
   g_free (job);
 }
 
-/* The reach set of @tip, in the worker: the branch's last one if it is of
- * @tip, else made from it (only the new commits are read after a commit).
- * One walk at a time per repository, under the lock: concurrent first
- * fetches of a new tip wait for one walk and share it. */
+/* The set another branch of the repository already has, to start from:
+ * branches of one project share most of their history. */
 static NearbyReach *
-job_reach (gpointer data, const git_oid *tip, GError **error)
+any_reach (NearbyRepo *repo)
 {
-  PlanJob *job = data;
-  NearbyRepo *repo = job->repo;
-  NearbyReach *last, *reach;
+  GHashTableIter iter;
+  gpointer value = NULL;
 
+  g_hash_table_iter_init (&iter, repo->reach);
+  return g_hash_table_iter_next (&iter, NULL, &value) ? value : NULL;
+}
+
+NearbyReach *
+nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, const git_oid *tip,
+                   gboolean only_known, guint *read, GError **error)
+{
+  NearbyReach *last, *base, *reach = NULL;
+
+  if (read != NULL)
+    *read = 0;
   g_mutex_lock (&repo->reach_lock);
-  last = g_hash_table_lookup (repo->reach, job->refname);
+  last = g_hash_table_lookup (repo->reach, refname);
   if (last != NULL && git_oid_equal (nearby_reach_tip (last), tip))
     {
       reach = nearby_reach_ref (last);
-      g_debug ("%s: the reach set of %s is at hand", job->gitdir, git_oid_tostr_s (tip));
+      g_debug ("%s: the reach set of %s is at hand", repo->gitdir, git_oid_tostr_s (tip));
     }
-  else
+  else if (last != NULL || !only_known)
     {
       gint64 start = g_get_monotonic_time ();
 
-      g_debug ("%s: one walk of the history of %s starts%s", job->gitdir, git_oid_tostr_s (tip),
-               last != NULL ? ", from the set of the branch's last tip" : "");
-      reach = nearby_reach_new_from (job->git, last, tip, error);
+      base = last != NULL ? last : any_reach (repo);
+      g_debug ("%s: one walk of the history of %s starts%s", repo->gitdir, git_oid_tostr_s (tip),
+               last != NULL   ? ", from the set of the branch's last tip"
+               : base != NULL ? ", from the set of another branch"
+                              : "");
+      reach = nearby_reach_new_from (git, base, tip, error);
       if (reach != NULL)
         {
-          g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms)", job->branch,
+          g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms)", refname,
                    nearby_reach_size (reach), git_oid_tostr_s (tip),
                    (g_get_monotonic_time () - start) / 1000);
-          g_hash_table_replace (repo->reach, g_strdup (job->refname), nearby_reach_ref (reach));
+          if (read != NULL && last == NULL)
+            *read = nearby_reach_size (reach);
+          g_hash_table_replace (repo->reach, g_strdup (refname), nearby_reach_ref (reach));
         }
     }
   g_mutex_unlock (&repo->reach_lock);
   return reach;
+}
+
+static NearbyReach *
+job_reach (gpointer data, const git_oid *tip, GError **error)
+{
+  PlanJob *job = data;
+
+  return nearby_repo_reach (job->repo, job->git, job->refname, tip, FALSE, NULL, error);
 }
 
 static void

@@ -42,9 +42,24 @@ void nearby_repo_reload (NearbyRepo *repo);
  * directories compare. */
 char *nearby_canonical_dir (const char *path);
 
+/* branch-jobs.c: the reach set of @refname at @tip, in a worker thread
+ * with its own handle @git: the one @repo has if it is of @tip, else made
+ * from the branch's last one (after a commit only the new commits are
+ * read) or another branch's, and kept. One walk at a time per repository,
+ * under its lock: concurrent first fetches of a new tip share one walk.
+ * With @only_known, a branch that has no set yet gets none (NULL, no
+ * error). *@read (if not NULL) is the size of a set made for a branch
+ * that had none, else 0. */
+NearbyReach *nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname,
+                                const git_oid *tip, gboolean only_known, guint *read,
+                                GError **error);
+
 /* catalog.c: what a repository's watch tells the registry. */
 void nearby_catalog_rebuild (NearbyCatalog *self);
 void nearby_catalog_emit_changed (NearbyCatalog *self);
 void nearby_catalog_emit_tips_changed (NearbyCatalog *self);
+/* @repo's branches may have new tips or be new: walk their reach sets
+ * ahead of the requests (reach-warm.h). */
+void nearby_catalog_warm (NearbyCatalog *self, NearbyRepo *repo);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include "catalog-private.h"
 #include "git-util.h"
 #include "opt-in.h"
+#include "reach-warm.h"
 #include "scanner.h"
 
 struct _NearbyCatalog
@@ -19,6 +20,7 @@ struct _NearbyCatalog
   GPtrArray *repos;     /* NearbyRepo, sorted by gitdir */
   GHashTable *by_name;  /* name -> NearbyBranch */
   GHashTable *reported; /* problems already logged once */
+  NearbyReachWarmer *warmer;
 };
 
 G_DEFINE_TYPE (NearbyCatalog, nearby_catalog, G_TYPE_OBJECT)
@@ -41,6 +43,12 @@ void
 nearby_catalog_emit_tips_changed (NearbyCatalog *self)
 {
   g_signal_emit (self, signals[SIGNAL_TIPS_CHANGED], 0);
+}
+
+void
+nearby_catalog_warm (NearbyCatalog *self, NearbyRepo *repo)
+{
+  nearby_reach_warmer_queue (self->warmer, repo);
 }
 
 NearbyBranch *
@@ -450,6 +458,8 @@ nearby_catalog_finalize (GObject *object)
 {
   NearbyCatalog *self = NEARBY_CATALOG (object);
 
+  /* First: what it holds keeps repositories. */
+  g_clear_pointer (&self->warmer, nearby_reach_warmer_free);
   g_clear_pointer (&self->by_name, g_hash_table_unref);
   g_clear_pointer (&self->repos, g_ptr_array_unref);
   g_clear_pointer (&self->reported, g_hash_table_unref);
@@ -472,6 +482,7 @@ static void
 nearby_catalog_init (NearbyCatalog *self)
 {
   self->reported = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->warmer = nearby_reach_warmer_new ();
   self->repos = g_ptr_array_new_with_free_func (drop_repo);
   self->by_name
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) nearby_branch_unref);

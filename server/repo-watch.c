@@ -175,7 +175,10 @@ on_tips_timeout (gpointer user_data)
 
   repo->tips_id = 0;
   if (repo->catalog != NULL)
-    nearby_catalog_emit_tips_changed (repo->catalog);
+    {
+      nearby_catalog_warm (repo->catalog, repo);
+      nearby_catalog_emit_tips_changed (repo->catalog);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -270,6 +273,8 @@ reload_opt_ins (NearbyRepo *repo)
     repo->git = g_steal_pointer (&fresh);
   if (repo->ref_monitors != NULL && repo->opt_ins->len > 0)
     watch_refs (repo);
+  if (repo->catalog != NULL)
+    nearby_catalog_warm (repo->catalog, repo);
   return TRUE;
 }
 

@@ -121,7 +121,7 @@ stop_server () {
 
 server_alive () { kill -0 "$SERVER_PID" 2>/dev/null; }
 
-# wait_for DESCRIPTION COMMAND...: retries COMMAND for up to 10 s.
+# wait_for COMMAND...: retries COMMAND for up to 10 s (check DESCRIPTION wait_for COMMAND...).
 wait_for () {
   local i
   for i in $(seq 1 100); do

@@ -1,0 +1,31 @@
+/* git-nearby: reach sets walked ahead of the requests that need them.
+ *
+ * The first fetch of a branch needs the set of commits its tip reaches
+ * (reach.h); a long history makes that walk the slowest part of the fetch.
+ * So the sets are made beforehand: when the server starts, when a branch is
+ * opted in and when a tip moves, by one thread of its own at low priority
+ * (nice 10), one repository at a time. A request that comes during a walk
+ * shares it (branch-jobs.c). New sets are made for at most
+ * NEARBY_WARM_MAX_COMMITS commits in all; past that only the sets that
+ * exist follow their tips, and a branch's first request walks as before. */
+#pragma once
+
+#include "catalog.h"
+
+G_BEGIN_DECLS
+
+#define NEARBY_WARM_MAX_COMMITS (4u << 20)
+
+typedef struct _NearbyReachWarmer NearbyReachWarmer;
+
+/* Releases what it holds on the thread-default main context of the caller. */
+NearbyReachWarmer *nearby_reach_warmer_new (void);
+/* Waits for a walk in progress, drops the rest. */
+void nearby_reach_warmer_free (NearbyReachWarmer *warmer);
+
+/* Brings the sets of @repo's advertised branches to their tips now (their
+ * refs are read in the thread); a repository already waiting is not queued
+ * twice. */
+void nearby_reach_warmer_queue (NearbyReachWarmer *warmer, NearbyRepo *repo);
+
+G_END_DECLS
