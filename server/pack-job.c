@@ -3,10 +3,13 @@
  * pack-objects writing the pack to a file (or, when the disk will not take
  * it, through memory), and is done; or it loses its last reader and stops.
  * Readers read from the start, whenever they joined. */
+#define _GNU_SOURCE /* splice, F_SETPIPE_SZ */
 #include "pack-job.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -58,6 +61,8 @@ struct _NearbyPackJob
   GByteArray *mem;
   guint64 mem_start;
   gboolean stdout_paused;
+  int stdout_fd;           /* pack-objects' stdout, non-blocking; the subprocess owns it */
+  guint stdout_id;         /* its watch, while it is read */
   GPtrArray *readers_list; /* NearbyPackReader (unowned) */
   GString *stderr_tail;
   GString *stderr_line; /* the start of a line of stderr not yet ended */
@@ -184,6 +189,7 @@ nearby_pack_job_finalize (GObject *object)
 {
   NearbyPackJob *job = NEARBY_PACK_JOB (object);
 
+  g_clear_handle_id (&job->stdout_id, g_source_remove);
   if (job->fd >= 0)
     close (job->fd);
   g_clear_pointer (&job->mem, g_byte_array_unref);
@@ -220,6 +226,7 @@ nearby_pack_job_init (NearbyPackJob *job)
 {
   job->state = JOB_QUEUED;
   job->fd = -1;
+  job->stdout_fd = -1;
   job->stderr_tail = g_string_new (NULL);
   job->stderr_line = g_string_new (NULL);
   job->readers_list = g_ptr_array_new ();
@@ -283,59 +290,112 @@ job_to_memory (NearbyPackJob *job, int err)
   job_unlist (job);
 }
 
-static void
-on_stdout (GObject *source, GAsyncResult *result, gpointer user_data)
+/* What one wakeup takes from the pipe at most, so that the clients get
+ * their share of the main loop while pack-objects outruns them. */
+#define STDOUT_BATCH (4u << 20)
+/* pack-objects' stdout pipe: room for what it writes while we are busy
+ * elsewhere, so that each wakeup moves more than the default 64 KiB. */
+#define PIPE_SIZE (1u << 20)
+#define READ_BUFFER (256u << 10)
+
+/* Moves what the pipe holds now: into the file by splice(2) (no copy
+ * through here), else into memory. Returns the bytes moved; sets
+ * *@ended at the end of the output (or on an error). */
+static gsize
+drain_stdout (NearbyPackJob *job, gboolean *ended)
 {
-  NearbyPackJob *job = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) bytes
-      = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
-  gsize len = bytes != NULL ? g_bytes_get_size (bytes) : 0;
-  const guint8 *data = bytes != NULL ? g_bytes_get_data (bytes, NULL) : NULL;
+  /* Stopping, no one reads: on to the end whatever it holds. */
+  gboolean bounded = job->state != JOB_STOPPING;
+  gsize moved = 0;
 
-  if (len == 0)
+  *ended = FALSE;
+  while (moved < STDOUT_BATCH && !(bounded && job->mem != NULL && job->mem->len >= MEMORY_MAX))
     {
-      if (error != NULL && job->reason == NULL)
+      ssize_t n;
+
+      if (job->mem == NULL)
         {
-          g_warning ("%s: reading pack-objects: %s", job->label, error->message);
-          job->reason = g_strdup ("the server could not read the pack");
-        }
-      job_step (job, JOB_OUTPUT_ENDED);
-      return;
-    }
-  while (len > 0 && job->mem == NULL)
-    {
-      ssize_t n = job->fd >= 0 ? write (job->fd, data, len) : -1;
+          loff_t offset = job->file_size;
 
+          n = splice (job->stdout_fd, NULL, job->fd, &offset, PIPE_SIZE, SPLICE_F_NONBLOCK);
+          if (n > 0)
+            {
+              job->file_size += n;
+              moved += n;
+              continue;
+            }
+          if (n < 0 && errno != EAGAIN && errno != EINTR)
+            {
+              /* A full or read-only disk (nothing left the pipe), or a file
+               * system that cannot splice: the cache is only an
+               * optimisation. */
+              job_to_memory (job, errno);
+              continue;
+            }
+        }
+      else
+        {
+          guint len = job->mem->len;
+
+          g_byte_array_set_size (job->mem, len + READ_BUFFER);
+          n = read (job->stdout_fd, job->mem->data + len, READ_BUFFER);
+          g_byte_array_set_size (job->mem, len + MAX (n, 0));
+          if (n > 0)
+            {
+              moved += n;
+              continue;
+            }
+        }
       if (n < 0 && errno == EINTR)
         continue;
-      if (n < 0)
+      if (n < 0 && errno == EAGAIN)
+        break;
+      if (n < 0 && job->reason == NULL)
         {
-          /* A full or read-only disk: the cache is only an optimisation. */
-          job_to_memory (job, job->fd >= 0 ? errno : EROFS);
-          break;
+          g_warning ("%s: reading pack-objects: %s", job->label, g_strerror (errno));
+          job->reason = g_strdup ("the server could not read the pack");
         }
-      data += n;
-      len -= n;
-      job->file_size += n;
+      *ended = TRUE;
+      break;
     }
-  if (len > 0)
-    g_byte_array_append (job->mem, data, len);
-  g_signal_emit (job, signals[SIGNAL_DATA], 0);
+  return moved;
+}
+
+static gboolean
+on_stdout (int fd, GIOCondition condition, gpointer user_data)
+{
+  NearbyPackJob *job = user_data;
+  gboolean ended;
+  gsize moved = drain_stdout (job, &ended);
+
+  /* The signal may stop the job (its last reader left): the watch stays
+   * until the end of the output all the same. */
+  if (moved > 0)
+    g_signal_emit (job, signals[SIGNAL_DATA], 0);
   /* The readers may have taken it all during the signal. */
   if (job->mem != NULL)
     trim_memory (job);
-  if (job->mem != NULL && job->mem->len >= MEMORY_MAX)
-    job->stdout_paused = TRUE; /* trim_memory () goes on */
-  else
-    read_stdout (job);
+  if (ended)
+    {
+      job->stdout_id = 0;
+      job_step (job, JOB_OUTPUT_ENDED);
+      return G_SOURCE_REMOVE;
+    }
+  if (job->mem != NULL && job->mem->len >= MEMORY_MAX && job->state != JOB_STOPPING)
+    {
+      job->stdout_paused = TRUE; /* trim_memory () goes on */
+      job->stdout_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
 }
 
+/* One watch on the pipe for as long as it is read, not a source per read. */
 static void
 read_stdout (NearbyPackJob *job)
 {
-  g_input_stream_read_bytes_async (g_subprocess_get_stdout_pipe (job->child), 65536,
-                                   G_PRIORITY_DEFAULT, NULL, on_stdout, job);
+  if (job->stdout_id == 0)
+    job->stdout_id = g_unix_fd_add (job->stdout_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdout, job);
 }
 
 /* Only pack-objects' progress goes to the clients; its errors and warnings
@@ -547,6 +607,12 @@ job_spawn (NearbyPackJob *job)
   g_input_stream_read_bytes_async (g_subprocess_get_stderr_pipe (job->child), 4096,
                                    G_PRIORITY_DEFAULT, NULL, on_stderr, g_object_ref (job));
   g_subprocess_wait_async (job->child, NULL, on_exited, job);
+  job->stdout_fd = g_unix_input_stream_get_fd (
+      G_UNIX_INPUT_STREAM (g_subprocess_get_stdout_pipe (job->child)));
+  g_unix_set_fd_nonblocking (job->stdout_fd, TRUE, NULL);
+  if (fcntl (job->stdout_fd, F_SETPIPE_SZ, PIPE_SIZE) < 0)
+    g_debug ("%s: the pipe from pack-objects stays at its size: %s", job->label,
+             g_strerror (errno));
   read_stdout (job);
 }
 
