@@ -30,11 +30,11 @@ struct _NearbyPackCache
 
 /* A finished pack on disk. Its content is checked in full (header and
  * trailer, see verify_pack) once: at its first use after a start, since it
- * may have been damaged while no one looked; a pack we wrote ourselves was
- * fsync'ed and is trusted. After that a hit only compares the file's
- * identity (device, inode, size, mtime, ctime) with the one recorded: any
- * write to the file, truncation or replacement changes the ctime, which no
- * one can set back. Hashing on every hit would cost more than sending: on
+ * may have been damaged while no one looked (or cut short by a crash: it
+ * is not fsync'ed); a pack this process wrote itself is trusted. After
+ * that a hit only compares the file's identity (device, inode, size,
+ * mtime, ctime) with the one recorded: any write to the file, truncation
+ * or replacement changes the ctime, which no one can set back. Hashing on every hit would cost more than sending: on
  * a 30 MB pack the check takes 50-70 ms of CPU, while sending it from the
  * cache costs the server 10-20 ms. */
 typedef struct
@@ -294,32 +294,21 @@ keep (NearbyPackCache *cache, const char *key, const char *label, int fd, guint6
       const char *path)
 {
   g_autofree char *final_path = g_strdup_printf ("%s/%s.pack", cache->dir, key);
-  g_autofree char *dir_path = NULL;
   struct stat st;
   Entry *entry;
-  int dir_fd;
 
   if (fd < 0 || cache->max_bytes == 0 || size > cache->max_bytes)
     return FALSE;
-  /* Durable before it has its name: a crash must not leave a short entry. */
-  if (fsync (fd) != 0)
-    {
-      g_message ("%s: not keeping the pack: %s", label, g_strerror (errno));
-      return FALSE;
-    }
+  /* No fsync: it would hold the main loop (every client) for as long as
+   * the disk takes to write the pack. What a crash leaves short or damaged
+   * is found at its first use after the start, which checks every pack it
+   * did not write itself. */
   evict (cache, size);
   if (g_rename (path, final_path) != 0)
     {
       /* E.g. a second server removed it: the readers have our descriptor. */
       g_message ("%s: not keeping the pack: %s", label, g_strerror (errno));
       return FALSE;
-    }
-  dir_path = g_path_get_dirname (final_path);
-  dir_fd = open (dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0)
-    {
-      fsync (dir_fd);
-      close (dir_fd);
     }
   /* After the rename, which changes the ctime. */
   if (fstat (fd, &st) != 0 || (guint64) st.st_size != size)
