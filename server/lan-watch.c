@@ -41,6 +41,7 @@ struct _NearbyLanWatch
   GSource *idle;  /* the stop after idle_ms without a request */
   guint idle_ms;
   guint wait_ms;
+  char *said; /* the last error logged: each request tries again, the log says it once */
 };
 
 /* A request waiting for the first browse, at most wait_ms. */
@@ -186,10 +187,7 @@ run_thread (gpointer data)
   g_mutex_lock (&run->lock);
   run->state = RUN_OVER;
   if (error != NULL && !g_cancellable_is_cancelled (run->cancellable))
-    {
-      g_message ("the page of the LAN cannot browse: %s", error->message);
-      run->error = g_strdup (error->message);
-    }
+    run->error = g_strdup (error->message);
   g_mutex_unlock (&run->lock);
   tell_watch (run);
   run_unref (run);
@@ -232,9 +230,22 @@ on_told (gpointer user_data)
 {
   Run *run = user_data;
 
+  NearbyLanWatch *watch = run->watch;
+
   /* A run that was stopped has no one to tell. */
-  if (run->watch != NULL && run->watch->run == run && run_state (run) != RUN_STARTING)
-    answer_all (run->watch);
+  if (watch == NULL || watch->run != run || run_state (run) == RUN_STARTING)
+    return G_SOURCE_REMOVE;
+  g_mutex_lock (&run->lock);
+  if (run->error != NULL && g_strcmp0 (run->error, watch->said) != 0)
+    {
+      g_message ("/nearby cannot browse the network: %s", run->error);
+      g_free (watch->said);
+      watch->said = g_strdup (run->error);
+    }
+  else if (run->error == NULL && run->state == RUN_COMPLETE)
+    g_clear_pointer (&watch->said, g_free);
+  g_mutex_unlock (&run->lock);
+  answer_all (watch);
   return G_SOURCE_REMOVE;
 }
 
@@ -344,12 +355,12 @@ nearby_lan_watch_free (NearbyLanWatch *watch)
       g_source_unref (watch->idle);
     }
   g_main_context_unref (watch->context);
+  g_free (watch->said);
   g_free (watch);
 }
 
 void
-nearby_lan_watch_get_async (NearbyLanWatch *watch, GAsyncReadyCallback callback,
-                            gpointer user_data)
+nearby_lan_watch_get_async (NearbyLanWatch *watch, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   Waiting *waiting;
