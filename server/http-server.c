@@ -520,8 +520,22 @@ on_lan_view (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 serve_lan_page (Routes *routes, SoupServerMessage *msg, gboolean json)
 {
-  LanRequest *request = g_new0 (LanRequest, 1);
+  LanRequest *request;
 
+  if (routes->lan == NULL)
+    {
+      g_autoptr (GPtrArray) none = g_ptr_array_new ();
+      NearbyLanView view
+          = { .services = none,
+              .error = "this server runs with --no-publish: it neither announces nor browses" };
+      g_autoptr (GBytes) page = json ? nearby_lan_page_json (&view, routes->who.key)
+                                     : nearby_lan_page_html (&view, routes->who.key);
+
+      no_cache (msg);
+      respond (msg, SOUP_STATUS_OK, json ? "application/json" : "text/html; charset=utf-8", page);
+      return;
+    }
+  request = g_new0 (LanRequest, 1);
   request->routes = routes;
   request->msg = g_object_ref (msg);
   request->json = json;
@@ -635,7 +649,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
 
 SoupServer *
 nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache, const char *key,
-                        const char *owner)
+                        const char *owner, gboolean browse)
 {
   SoupServer *server = soup_server_new ("server-header", "git-nearby/" PACKAGE_VERSION " ", NULL);
   Routes *routes = g_new0 (Routes, 1);
@@ -646,7 +660,7 @@ nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache, const ch
   routes->owner = g_strdup (owner);
   routes->who.key = routes->key;
   routes->who.owner = routes->owner;
-  routes->lan = nearby_lan_watch_new ();
+  routes->lan = browse ? nearby_lan_watch_new () : NULL;
   soup_server_add_handler (server, NULL, handle_request, routes, routes_free);
   return server;
 }
