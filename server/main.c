@@ -344,32 +344,32 @@ run (int argc, char **argv, GError **error)
   g_autofree char *short_code = NULL;
   g_auto (GStrv) roots = NULL;
   Server server = { 0 };
-  const GOptionEntry entries[] = {
-    { "port", 'p', 0, G_OPTION_ARG_INT, &port,
-      "Listen on port N (default 9419; 0 picks a free port)", "N" },
-    { "bind", 0, 0, G_OPTION_ARG_STRING_ARRAY, &binds,
-      "Listen on ADDR only (repeatable; default: every address)", "ADDR" },
-    { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file, "Write the port listened on to FILE",
-      "FILE" },
-    { "no-publish", 0, 0, G_OPTION_ARG_NONE, &no_publish,
-      "Serve without announcing the branches on the LAN (nor browsing it for /nearby)", NULL },
-    { "max-depth", 0, 0, G_OPTION_ARG_INT, &max_depth,
-      "Look for repositories at most N directories down (default 3)", "N" },
-    { "nested", 0, 0, G_OPTION_ARG_NONE, &nested,
-      "Also look for repositories inside repositories' working trees", NULL },
-    { "cache-size", 0, 0, G_OPTION_ARG_INT, &cache_mib,
-      "Keep up to MIB mebibytes of packs for repeated requests (default 1024; 0: none)", "MIB" },
-    { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs,
-      "Run at most N pack-objects at once (default: the number of cores)", "N" },
-    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
-      "Keep at most N connections open (default 512; 32 per client address)", "N" },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
-    { "from-config", 0, 0, G_OPTION_ARG_NONE, &from_config,
-      "Serve the directories of nearby.serve in your git config (as the systemd user "
-      "unit does)",
-      NULL },
-    { NULL }
-  };
+  const GOptionEntry entries[]
+      = { { "port", 'p', 0, G_OPTION_ARG_INT, &port,
+            "Listen on port N (default 9419; 0 picks a free port)", "N" },
+          { "bind", 0, 0, G_OPTION_ARG_STRING_ARRAY, &binds,
+            "Listen on ADDR only (repeatable; default: every address)", "ADDR" },
+          { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file,
+            "Write the port listened on to FILE", "FILE" },
+          { "no-publish", 0, 0, G_OPTION_ARG_NONE, &no_publish,
+            "Serve without announcing the branches or browsing the LAN", NULL },
+          { "max-depth", 0, 0, G_OPTION_ARG_INT, &max_depth,
+            "Look for repositories at most N directories down (default 3)", "N" },
+          { "nested", 0, 0, G_OPTION_ARG_NONE, &nested,
+            "Also look for repositories inside repositories' working trees", NULL },
+          { "cache-size", 0, 0, G_OPTION_ARG_INT, &cache_mib,
+            "Keep up to MIB mebibytes of packs for repeated requests (default 1024; 0: none)",
+            "MIB" },
+          { "max-jobs", 0, 0, G_OPTION_ARG_INT, &max_jobs,
+            "Run at most N pack-objects at once (default: the number of cores)", "N" },
+          { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+            "Keep at most N connections open (default 512; 32 per client address)", "N" },
+          { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every request", NULL },
+          { "from-config", 0, 0, G_OPTION_ARG_NONE, &from_config,
+            "Serve the directories of nearby.serve in your git config (as the systemd user "
+            "unit does)",
+            NULL },
+          { NULL } };
 
   nearby_connection_limits_init (&limits);
   limits.max_request_bytes = NEARBY_MAX_REQUEST_BYTES;
