@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "branch-jobs.h"
+#include "lan-page.h"
+#include "lan-watch.h"
 #include "name.h"
 #include "nearby-error.h"
 #include "pack-stream.h"
@@ -20,6 +22,7 @@ typedef struct
   char *key;
   char *owner;
   NearbyWebIdentity who; /* of the two above */
+  NearbyLanWatch *lan;   /* for /nearby: browses only while it is asked for */
 } Routes;
 
 static void
@@ -27,6 +30,7 @@ routes_free (gpointer data)
 {
   Routes *routes = data;
 
+  nearby_lan_watch_free (routes->lan);
   g_object_unref (routes->catalog);
   g_free (routes->key);
   g_free (routes->owner);
@@ -473,6 +477,74 @@ serve_commit_page (Routes *routes, SoupServerMessage *msg, NearbyBranch *branch,
                             planning);
 }
 
+/* A request for /nearby, held until the LAN has answered. */
+typedef struct
+{
+  Routes *routes;
+  SoupServerMessage *msg;
+  gboolean json;
+  gboolean gone; /* the client hung up meanwhile */
+  gulong finished_id;
+} LanRequest;
+
+static void
+on_lan_request_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  ((LanRequest *) user_data)->gone = TRUE;
+}
+
+static void
+on_lan_view (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LanRequest *request = user_data;
+  g_autoptr (NearbyLanView) view = nearby_lan_watch_get_finish (request->routes->lan, result);
+
+  if (!request->gone)
+    {
+      g_autoptr (GBytes) page = request->json
+                                    ? nearby_lan_page_json (view, request->routes->who.key)
+                                    : nearby_lan_page_html (view, request->routes->who.key);
+
+      no_cache (request->msg);
+      respond (request->msg, SOUP_STATUS_OK,
+               request->json ? "application/json" : "text/html; charset=utf-8", page);
+      soup_server_message_unpause (request->msg);
+    }
+  g_clear_signal_handler (&request->finished_id, request->msg);
+  g_object_unref (request->msg);
+  g_free (request);
+}
+
+/* /nearby: what the whole LAN advertises. The first request waits (paused,
+ * the main loop free) for the first browse, at most a few seconds. */
+static void
+serve_lan_page (Routes *routes, SoupServerMessage *msg, gboolean json)
+{
+  LanRequest *request;
+
+  if (routes->lan == NULL)
+    {
+      g_autoptr (GPtrArray) none = g_ptr_array_new ();
+      NearbyLanView view
+          = { .services = none,
+              .error = "this server runs with --no-publish: it neither announces nor browses" };
+      g_autoptr (GBytes) page = json ? nearby_lan_page_json (&view, routes->who.key)
+                                     : nearby_lan_page_html (&view, routes->who.key);
+
+      no_cache (msg);
+      respond (msg, SOUP_STATUS_OK, json ? "application/json" : "text/html; charset=utf-8", page);
+      return;
+    }
+  request = g_new0 (LanRequest, 1);
+  request->routes = routes;
+  request->msg = g_object_ref (msg);
+  request->json = json;
+  request->finished_id
+      = g_signal_connect (msg, "finished", G_CALLBACK (on_lan_request_finished), request);
+  soup_server_message_pause (msg);
+  nearby_lan_watch_get_async (routes->lan, on_lan_view, request);
+}
+
 static gboolean
 wants_json (SoupServerMessage *msg, GHashTable *query)
 {
@@ -535,6 +607,13 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
       return;
     }
 
+  /* /nearby exactly; a branch advertised as "nearby" is at /nearby/. */
+  if (strcmp (path, "/nearby") == 0)
+    {
+      serve_lan_page (routes, msg, wants_json (msg, query));
+      return;
+    }
+
   /* A branch page: /<name> or /<name>/ */
   {
     g_autoptr (NearbyBranch) branch = NULL;
@@ -570,7 +649,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
 
 SoupServer *
 nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache, const char *key,
-                        const char *owner)
+                        const char *owner, gboolean browse)
 {
   SoupServer *server = soup_server_new ("server-header", "git-nearby/" PACKAGE_VERSION " ", NULL);
   Routes *routes = g_new0 (Routes, 1);
@@ -581,6 +660,7 @@ nearby_http_server_new (NearbyCatalog *catalog, NearbyPackCache *cache, const ch
   routes->owner = g_strdup (owner);
   routes->who.key = routes->key;
   routes->who.owner = routes->owner;
+  routes->lan = browse ? nearby_lan_watch_new () : NULL;
   soup_server_add_handler (server, NULL, handle_request, routes, routes_free);
   return server;
 }

@@ -352,7 +352,7 @@ run (int argc, char **argv, GError **error)
           { "port-file", 0, 0, G_OPTION_ARG_FILENAME, &port_file,
             "Write the port listened on to FILE", "FILE" },
           { "no-publish", 0, 0, G_OPTION_ARG_NONE, &no_publish,
-            "Serve without announcing the branches on the LAN", NULL },
+            "Serve without announcing the branches or browsing the LAN", NULL },
           { "max-depth", 0, 0, G_OPTION_ARG_INT, &max_depth,
             "Look for repositories at most N directories down (default 3)", "N" },
           { "nested", 0, 0, G_OPTION_ARG_NONE, &nested,
@@ -452,7 +452,7 @@ run (int argc, char **argv, GError **error)
   /* Listen first: a busy port or a bad address fails before any scanning. */
   cache_dir = g_build_filename (g_get_user_cache_dir (), "git-nearby", "packs", NULL);
   cache = nearby_pack_cache_new (cache_dir, (guint64) cache_mib << 20, max_jobs);
-  http = nearby_http_server_new (catalog, cache, identity->key, owner);
+  http = nearby_http_server_new (catalog, cache, identity->key, owner, !no_publish);
   connections = nearby_connections_new (http, &limits);
   nearby_connections_set_certificate (connections, identity->certificate);
   if (!listen_on (connections, binds, port, error))

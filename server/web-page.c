@@ -9,13 +9,12 @@
 #include "identity.h"
 #include "json.h"
 #include "name.h"
+#include "url.h"
 
 #define RECENT_COMMITS 20
 
-/* @text for HTML: valid UTF-8 (a branch name, a user.name or a Host header
- * need not be; invalid bytes become U+FFFD), then markup-escaped. */
-static char *
-html_text (const char *text)
+char *
+nearby_web_html_text (const char *text)
 {
   g_autofree char *valid = g_utf8_make_valid (text, -1);
 
@@ -24,7 +23,8 @@ html_text (const char *text)
 
 typedef struct
 {
-  char *url;
+  char *url;  /* to clone */
+  char *page; /* the branch's page (nearby_web_page_path()) */
   gboolean unborn;
   char hex[GIT_OID_HEXSZ + 1];
   char *subject;
@@ -35,6 +35,7 @@ static void
 branch_info_clear (BranchInfo *info)
 {
   g_free (info->url);
+  g_free (info->page);
   g_free (info->subject);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (BranchInfo, branch_info_clear)
@@ -46,10 +47,12 @@ branch_info (NearbyBranch *branch, const char *base_url, BranchInfo *info)
   g_auto (NearbyUploadTarget) target = { 0 };
   g_autoptr (git_commit) commit = NULL;
   g_autofree char *path = nearby_name_to_path (branch->name);
+  g_autofree char *page = nearby_web_page_path (branch->name);
 
   if (!nearby_branch_resolve (branch, &target, NULL))
     return FALSE;
   info->url = g_strconcat (base_url, path, NULL);
+  info->page = g_strconcat (base_url, page, NULL);
   info->unborn = target.unborn;
   if (target.unborn || git_commit_lookup (&commit, target.repo, &target.tip) < 0)
     {
@@ -62,8 +65,17 @@ branch_info (NearbyBranch *branch, const char *base_url, BranchInfo *info)
   return TRUE;
 }
 
-static char *
-age (gint64 then)
+char *
+nearby_web_page_path (const char *name)
+{
+  g_autofree char *path = nearby_name_to_path (name);
+
+  /* The route of the LAN page is /nearby exactly; /nearby/ is the branch's. */
+  return strcmp (path, "/nearby") == 0 ? g_strdup ("/nearby/") : g_steal_pointer (&path);
+}
+
+char *
+nearby_web_age (gint64 then)
 {
   gint64 seconds = MAX (0, g_get_real_time () / G_USEC_PER_SEC - then);
 
@@ -76,36 +88,17 @@ age (gint64 then)
   return g_strdup_printf ("%" G_GINT64_FORMAT " days ago", seconds / 86400);
 }
 
-/* "git clone nearby://NAME@KEY DIR": the branch, from the holder of this
- * key only (the URL form of the key pins it), into DIR, the name's last
- * component (quoted for a shell if need be). Not escaped for HTML yet. */
-static char *
-nearby_clone_line (const char *name, const char *key)
-{
-  g_autofree char *path = nearby_name_to_path (name);
-  g_autofree char *url_form = nearby_key_to_url_form (key);
-  const char *last = strrchr (name, '/') != NULL ? strrchr (name, '/') + 1 : name;
-  gboolean plain = *last != '\0';
-  g_autofree char *dir = NULL;
-
-  for (const char *p = last; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && strchr ("-._+,:=", *p) == NULL)
-      plain = FALSE;
-  dir = plain ? g_strdup (last) : g_shell_quote (*last != '\0' ? last : name);
-  return g_strdup_printf ("git clone nearby://%s@%s %s", path + 1, url_form, dir);
-}
-
 /* "Served by OWNER, key 3PJS-3G8Y" and the whole pin, to compare and copy. */
 static void
 append_identity (GString *out, const NearbyWebIdentity *who)
 {
   g_autofree char *code = nearby_key_short_code (who->key);
-  g_autofree char *pin = html_text (who->key);
+  g_autofree char *pin = nearby_web_html_text (who->key);
 
   g_string_append (out, "<p class=\"who\">Served by ");
   if (who->owner != NULL)
     {
-      g_autofree char *owner = html_text (who->owner);
+      g_autofree char *owner = nearby_web_html_text (who->owner);
 
       g_string_append_printf (out, "<strong class=\"owner\">%s</strong>", owner);
     }
@@ -117,11 +110,11 @@ append_identity (GString *out, const NearbyWebIdentity *who)
                           code, pin);
 }
 
-static void
-page_start (GString *out, const char *title)
+void
+nearby_web_page_start (GString *out, const char *title)
 {
   g_autoptr (GBytes) css = g_resources_lookup_data ("/org/gitnearby/style.css", 0, NULL);
-  g_autofree char *escaped = html_text (title);
+  g_autofree char *escaped = nearby_web_html_text (title);
 
   g_string_append_printf (
       out,
@@ -132,8 +125,8 @@ page_start (GString *out, const char *title)
       css != NULL ? (const char *) g_bytes_get_data (css, NULL) : "");
 }
 
-static GBytes *
-page_end (GString *out)
+GBytes *
+nearby_web_page_end (GString *out)
 {
   g_string_append_printf (
       out,
@@ -153,18 +146,20 @@ nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
   g_autofree char *title = who->owner != NULL
                                ? g_strdup_printf ("%s on %s — git-nearby", who->owner, host)
                                : g_strdup_printf ("%s — git-nearby", host);
-  g_autofree char *shown_host = html_text (host);
+  g_autofree char *shown_host = nearby_web_html_text (host);
 
-  page_start (out, title);
+  nearby_web_page_start (out, title);
   if (who->owner != NULL)
     {
-      g_autofree char *owner = html_text (who->owner);
+      g_autofree char *owner = nearby_web_html_text (who->owner);
 
       g_string_append_printf (out, "<h1>Branches %s shares from %s</h1>\n", owner, shown_host);
     }
   else
     g_string_append_printf (out, "<h1>Branches shared from %s</h1>\n", shown_host);
   append_identity (out, who);
+  g_string_append (out, "<p class=\"lan\"><a href=\"/nearby\">Everything advertised on this "
+                        "network</a>, by project</p>\n");
   if (branches->len == 0)
     g_string_append (out, "<p>No branch is advertised yet. In a repository under the served "
                           "directory, run <code>git nearby advertise</code>.</p>\n");
@@ -175,22 +170,24 @@ nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
     {
       NearbyBranch *branch = branches->pdata[i];
       g_auto (BranchInfo) info = { 0 };
-      g_autofree char *name = html_text (branch->name);
-      g_autofree char *branch_name = html_text (branch->branch);
+      g_autofree char *name = nearby_web_html_text (branch->name);
+      g_autofree char *branch_name = nearby_web_html_text (branch->branch);
       g_autofree char *url = NULL;
+      g_autofree char *page = NULL;
       g_autofree char *head = NULL;
       g_autofree char *line = nearby_clone_line (branch->name, who->key);
-      g_autofree char *clone = html_text (line);
+      g_autofree char *clone = nearby_web_html_text (line);
 
       if (!branch_info (branch, base_url, &info))
         continue;
-      url = html_text (info.url);
+      url = nearby_web_html_text (info.url);
+      page = nearby_web_html_text (info.page);
       if (info.unborn)
         head = g_strdup ("<em>no commits yet</em>");
       else
         {
-          g_autofree char *subject = html_text (info.subject);
-          g_autofree char *when = age (info.time);
+          g_autofree char *subject = nearby_web_html_text (info.subject);
+          g_autofree char *when = nearby_web_age (info.time);
 
           head = g_strdup_printf ("<code>%.7s</code> %s <span class=\"age\">%s</span>", info.hex,
                                   subject, when);
@@ -199,11 +196,11 @@ nearby_web_index_html (NearbyCatalog *catalog, const NearbyWebIdentity *who, con
                               "<tr><td><a href=\"%s\">%s</a></td><td>%s</td><td>%s</td>"
                               "<td><code class=\"clone\">%s</code><br>"
                               "<code>git clone %s</code></td></tr>\n",
-                              url, name, branch_name, head, clone, url);
+                              page, name, branch_name, head, clone, url);
     }
   if (branches->len > 0)
     g_string_append (out, "</table>\n");
-  return page_end (out);
+  return nearby_web_page_end (out);
 }
 
 /* The server's key and owner, members of each object as in `git nearby
@@ -305,18 +302,18 @@ GBytes *
 nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, const char *base_url)
 {
   g_auto (BranchInfo) info = { 0 };
-  g_autofree char *name = html_text (branch->name);
-  g_autofree char *branch_name = html_text (branch->branch);
+  g_autofree char *name = nearby_web_html_text (branch->name);
+  g_autofree char *branch_name = nearby_web_html_text (branch->branch);
   g_autofree char *line = nearby_clone_line (branch->name, who->key);
-  g_autofree char *clone = html_text (line);
+  g_autofree char *clone = nearby_web_html_text (line);
   g_autofree char *url = NULL;
   GString *out;
 
   if (!branch_info (branch, base_url, &info))
     return NULL;
-  url = html_text (info.url);
+  url = nearby_web_html_text (info.url);
   out = g_string_new (NULL);
-  page_start (out, branch->name);
+  nearby_web_page_start (out, branch->name);
   g_string_append_printf (out, "<p><a href=\"/\">All branches</a></p>\n<h1>%s</h1>\n", name);
   append_identity (out, who);
   g_string_append_printf (out,
@@ -329,15 +326,15 @@ nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, cons
     {
       g_autoptr (GArray) commits = recent_commits (branch, info.hex);
       g_autofree char *path = nearby_name_to_path (branch->name);
-      g_autofree char *href = html_text (path);
+      g_autofree char *href = nearby_web_html_text (path);
 
       g_string_append (out, "<h2>Recent commits</h2>\n<table>\n");
       for (guint i = 0; i < commits->len; i++)
         {
           RecentCommit *c = &g_array_index (commits, RecentCommit, i);
-          g_autofree char *subject = html_text (c->subject);
-          g_autofree char *author = html_text (c->author);
-          g_autofree char *when = age (c->time);
+          g_autofree char *subject = nearby_web_html_text (c->subject);
+          g_autofree char *author = nearby_web_html_text (c->author);
+          g_autofree char *when = nearby_web_age (c->time);
 
           g_string_append_printf (out,
                                   "<tr><td><a href=\"%s/commit/%s\"><code>%.7s</code></a></td>"
@@ -346,7 +343,7 @@ nearby_web_branch_html (NearbyBranch *branch, const NearbyWebIdentity *who, cons
         }
       g_string_append (out, "</table>\n");
     }
-  return page_end (out);
+  return nearby_web_page_end (out);
 }
 
 GBytes *
@@ -486,18 +483,18 @@ nearby_web_commit_page (git_repository *git, NearbyReach *reach, const git_oid *
       return nearby_json_to_bytes (root);
     }
   {
-    g_autofree char *name = html_text (request->name);
+    g_autofree char *name = nearby_web_html_text (request->name);
     g_autofree char *path = nearby_name_to_path (request->name);
-    g_autofree char *href = html_text (path);
-    g_autofree char *shown_author = html_text (author);
-    g_autofree char *shown_message = html_text (message);
-    g_autofree char *shown_patch = html_text (patch);
-    g_autofree char *when = age (git_commit_time (commit));
+    g_autofree char *href = nearby_web_html_text (path);
+    g_autofree char *shown_author = nearby_web_html_text (author);
+    g_autofree char *shown_message = nearby_web_html_text (message);
+    g_autofree char *shown_patch = nearby_web_html_text (patch);
+    g_autofree char *when = nearby_web_age (git_commit_time (commit));
     g_autofree char *title = g_strdup_printf ("%.7s — %s", request->id, request->name);
     NearbyWebIdentity who = { .key = request->key, .owner = request->owner };
 
     out = g_string_new (NULL);
-    page_start (out, title);
+    nearby_web_page_start (out, title);
     g_string_append_printf (out,
                             "<p><a href=\"%s\">%s</a></p>\n<h1>Commit <code>%.7s</code></h1>\n",
                             href, name, request->id);
@@ -509,6 +506,6 @@ nearby_web_commit_page (git_repository *git, NearbyReach *reach, const git_oid *
     if (cut)
       g_string_append (out, "<p><em>The patch is cut at 256 KiB; fetch the branch for the "
                             "rest.</em></p>\n");
-    return page_end (out);
+    return nearby_web_page_end (out);
   }
 }

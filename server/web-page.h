@@ -53,4 +53,23 @@ void nearby_web_commit_request_free (NearbyWebCommitRequest *request);
 GBytes *nearby_web_commit_page (git_repository *git, NearbyReach *reach, const git_oid *tip,
                                 gpointer data, GError **error);
 
+/* What the other pages (lan-page.c) share with these. */
+
+/* @text for HTML: valid UTF-8 (a branch name, a user.name, a Host header
+ * or anything from the LAN need not be; invalid bytes become U+FFFD),
+ * then markup-escaped (quotes too: fit for an attribute). */
+char *nearby_web_html_text (const char *text);
+
+/* "3 hours ago" for a time in seconds since 1970. */
+char *nearby_web_age (gint64 then);
+
+/* The path of @name's page: nearby_name_to_path (@name), with a trailing
+ * '/' for the one name whose path is also the page of the LAN (/nearby),
+ * so that a branch advertised as "nearby" keeps a page. */
+char *nearby_web_page_path (const char *name);
+
+/* The head of a page titled @title, with the style sheet, and its end. */
+void nearby_web_page_start (GString *out, const char *title);
+GBytes *nearby_web_page_end (GString *out);
+
 G_END_DECLS

@@ -257,3 +257,27 @@ nearby_url_address_is_usable (const char *address)
     return bytes[12] != 127 && bytes[12] != 0;
   return TRUE;
 }
+
+char *
+nearby_clone_line (const char *name, const char *key)
+{
+  g_autofree char *path = nearby_name_to_path (name);
+  g_autofree char *url_form = nearby_key_to_url_form (key);
+  const char *last = strrchr (name, '/') != NULL ? strrchr (name, '/') + 1 : name;
+  gboolean plain = *last != '\0';
+  g_autofree char *dir = NULL;
+
+  for (const char *p = last; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("-._+,:=", *p) == NULL)
+      plain = FALSE;
+  dir = plain ? g_strdup (last) : g_shell_quote (*last != '\0' ? last : name);
+  /* A name is anyone's on the LAN page: a DIR of "--config=core.fsmonitor=x"
+   * would be an option to git clone, and "./" makes it a path. */
+  if (*last == '-')
+    {
+      g_autofree char *option_like = g_steal_pointer (&dir);
+
+      dir = g_strconcat ("./", option_like, NULL);
+    }
+  return g_strdup_printf ("git clone nearby://%s@%s %s", path + 1, url_form, dir);
+}

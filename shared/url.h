@@ -62,4 +62,11 @@ gboolean nearby_url_is_link_local (const char *address);
  * a request to one of this machine's own services. */
 gboolean nearby_url_address_is_usable (const char *address);
 
+/* "git clone nearby://NAME@KEY DIR": the branch @name from the holder of
+ * @key (a valid pin) only, since the URL form of the key pins it, into
+ * DIR, the name's last component (quoted for a shell if need be). Safe to
+ * paste into a shell whatever the name holds: the URL is percent-encoded
+ * down to RFC 3986's unreserved characters. Not escaped for HTML. */
+char *nearby_clone_line (const char *name, const char *key);
+
 G_END_DECLS

@@ -27,6 +27,9 @@ GIT_COMMITTER_DATE="2020-01-01T00:00:00" git -C "$R" commit -q -m "the child, co
 # under a UTF-8 name: its "branch" must still be valid UTF-8 in the JSON.
 git -C "$R" branch "$(printf 'caf\351')" main
 git -C "$R" config "branch.$(printf 'caf\351').nearby" latin/cafe
+# A branch advertised as "nearby", the name of the page of the LAN.
+git -C "$R" branch nb main~1
+git -C "$R" config branch.nb.nearby nearby
 
 start_server "$T/srv" || { not_ok "server starts"; done_testing; exit 1; }
 
@@ -63,11 +66,35 @@ import json, sys
 b = json.load(open(sys.argv[1]))
 print(" ".join(c["id"] for c in b["commits"]) + " |", "|".join(c["subject"] for c in b["commits"]))' "$T/branch.json")"
 check_contains "with the nearby:// clone line" '"clone": "git clone nearby://latin/main@' "$(cat "$T/branch.json")"
+# /nearby is the page of the LAN; a --no-publish server (as every test
+# server on loopback is) browses nothing and says so. The branch named
+# "nearby" is at /nearby/.
+t0=$(date +%s%N)
+curl -s -m 10 -o "$T/lan.html" "$URL/nearby"
+t1=$(date +%s%N)
+check_contains "/nearby is the page of the network" "<h1>Branches advertised on this network</h1>" "$(cat "$T/lan.html")"
+check_contains "a --no-publish server does not browse, and says so" \
+  '<p class="error">Browsing the network is not possible here: this server runs with --no-publish' "$(cat "$T/lan.html")"
+check "(at once)" test $(( (t1 - t0) / 1000000 )) -lt 1000
+check_not_contains "(nor did it try)" "browsing the LAN" "$(cat "$T/server.log")"
+check "its JSON parses" python3 -c 'import json, sys; d = json.load(open(sys.argv[1], encoding="utf-8")); assert set(d) == {"browsing", "error", "complete", "projects"}' \
+  <(curl -s -m 10 "$URL/nearby?format=json")
+curl -s -o "$T/nb.html" "$URL/nearby/"
+check_contains "the branch advertised as 'nearby' has its page at /nearby/" "<h1>nearby</h1>" "$(cat "$T/nb.html")"
+check_eq "(its JSON too)" "nearby $(rev "$R" main~1)" \
+  "$(curl -s "$URL/nearby/?format=json" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["name"], d["head"])' 2>&1)"
+check_contains "the index links the branch there" "<a href=\"$URL/nearby/\">nearby</a>" "$(cat "$T/list.html")"
+check_contains "and links the page of the network" '<a href="/nearby">' "$(cat "$T/list.html")"
+check "and git clones the branch at its usual URL" git clone -q "$URL/nearby" "$T/nb-clone"
+check_eq "(the right one)" "$(rev "$R" main~1)" "$(git -C "$T/nb-clone" rev-parse HEAD 2>&1)"
+curl -s -o "$T/nb-commit.html" "$URL/nearby/commit/$(rev "$R" main~1)"
+check_contains "and its commit pages are there" "<h1>Commit <code>$(rev "$R" main~1 | cut -c1-7)</code></h1>" "$(cat "$T/nb-commit.html")"
+
 # The pages from a phone's width to a desktop's, in a real browser: nothing
 # may overflow sideways. Screenshots go to the build's meson-logs.
 SHOTS="$NEARBY_BUILD_DIR/meson-logs/pages"
 mkdir -p "$SHOTS"
-for page in "" latin/main "latin/main/commit/$(rev "$R" main)"; do
+for page in "" latin/main "latin/main/commit/$(rev "$R" main)" nearby; do
   shot="$SHOTS/$(printf '%s' "${page:-index}" | cut -c1-40 | tr / _)"
   out=$(python3 "$NEARBY_SOURCE_DIR/tests/integration/layout.py" "$URL/$page" "$shot" 390 1200 2>&1); rc=$?
   printf '%s\n' "$out" | sed "s|^|# /$page at |"

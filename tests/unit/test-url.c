@@ -265,6 +265,39 @@ test_usable_address (void)
     }
 }
 
+/* The line the pages show, which people paste into a shell: names are
+ * anyone's on the page of the LAN. */
+static void
+test_clone_line (void)
+{
+  const char *key = "sha256//1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw=";
+  const char *url_form = "1uWRwY8dDwsYf3kbt7l58Kk12uvyuUsKYg8zNqsNJmw";
+  struct
+  {
+    const char *name;
+    const char *line; /* after "git clone nearby://" and before "@KEY " */
+    const char *dir;
+  } cases[] = {
+    { "myproj/main", "myproj/main", "main" },
+    { "fix login", "fix%20login", "'fix login'" },
+    { "x/$(reboot)", "x/%24%28reboot%29", "'$(reboot)'" },
+    { "x/it's", "x/it%27s", "'it'\\''s'" },
+    /* An option to git clone, were it not a path. */
+    { "x/--config=core.fsmonitor=reboot", "x/--config%3Dcore.fsmonitor%3Dreboot",
+      "./--config=core.fsmonitor=reboot" },
+    { "-x", "-x", "./-x" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *line = nearby_clone_line (cases[i].name, key);
+      g_autofree char *want
+          = g_strdup_printf ("git clone nearby://%s@%s %s", cases[i].line, url_form, cases[i].dir);
+
+      g_assert_cmpstr (line, ==, want);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -276,5 +309,6 @@ main (int argc, char **argv)
   g_test_add_func ("/url/build-zones", test_build_zones);
   g_test_add_func ("/url/build-names", test_build_names);
   g_test_add_func ("/url/usable-address", test_usable_address);
+  g_test_add_func ("/url/clone-line", test_clone_line);
   return g_test_run ();
 }

@@ -35,8 +35,10 @@ typedef struct
   char *owner;   /* the owner's display name (TXT owner=), or NULL */
   char *subject; /* the head commit's subject (TXT subject=), or NULL */
   gint64 date;   /* the head commit's time (TXT date=), seconds since 1970; 0: not given */
+  char *id;      /* the browse's own name for it, the same in all its events (opaque) */
 } NearbyService;
 
+NearbyService *nearby_service_copy (const NearbyService *service);
 void nearby_service_free (NearbyService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyService, nearby_service_free)
 
@@ -45,6 +47,7 @@ typedef enum
   NEARBY_BROWSE_APPEARED,
   NEARBY_BROWSE_CHANGED,
   NEARBY_BROWSE_VANISHED,
+  NEARBY_BROWSE_COMPLETE, /* once, with no service: see nearby_browse() */
 } NearbyBrowseEvent;
 
 typedef void (*NearbyBrowseFunc) (NearbyBrowseEvent event, const NearbyService *service,
@@ -57,8 +60,12 @@ typedef void (*NearbyBrowseFunc) (NearbyBrowseEvent event, const NearbyService *
  * APPEARED once per service, with its best address (held back up to
  * 0.3 s for a better one than link-local), CHANGED when its address or
  * record changes, VANISHED when Avahi says goodbye or its server has not
- * taken a connection twice in a row (asked every 2 s). A restarted
- * avahi-daemon is waited for; what it no longer has then vanishes. */
+ * taken a connection twice in a row (asked every 2 s), and COMPLETE
+ * once (with @service NULL) when what a browse without @watch would have
+ * found has been reported: ALL_FOR_NOW came, the resolvers have answered
+ * (or stayed silent for the grace that browse gives them) and no
+ * appearance is held back. A restarted avahi-daemon is waited for; what
+ * it no longer has then vanishes. */
 GPtrArray *nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
                           gpointer user_data, GCancellable *cancellable, GError **error);
 

@@ -115,6 +115,7 @@ struct _Browse
   GSource *reconnect;    /* a new avahi-client, after the daemon left */
   GSource *sweep;        /* after reconnecting: what did not come back vanished */
   gboolean sweep_due;
+  gboolean told_complete; /* NEARBY_BROWSE_COMPLETE has been reported */
 };
 
 void
@@ -133,11 +134,12 @@ nearby_service_free (NearbyService *service)
   g_free (service->key);
   g_free (service->owner);
   g_free (service->subject);
+  g_free (service->id);
   g_free (service);
 }
 
-static NearbyService *
-service_copy (const NearbyService *s)
+NearbyService *
+nearby_service_copy (const NearbyService *s)
 {
   NearbyService *c = g_new0 (NearbyService, 1);
 
@@ -154,6 +156,7 @@ service_copy (const NearbyService *s)
   c->owner = g_strdup (s->owner);
   c->subject = g_strdup (s->subject);
   c->date = s->date;
+  c->id = g_strdup (s->id);
   return c;
 }
 
@@ -229,6 +232,7 @@ hold_free (gpointer data)
 }
 
 static void merge (Browse *b, const char *key);
+static void maybe_done (Browse *b);
 
 static gboolean
 on_hold_over (gpointer user_data)
@@ -242,6 +246,7 @@ on_hold_over (gpointer user_data)
   b->releasing = key;
   merge (b, key);
   b->releasing = NULL;
+  maybe_done (b);
   return G_SOURCE_REMOVE;
 }
 
@@ -310,7 +315,13 @@ merge (Browse *b, const char *key)
     return;
   if (old == NULL && hold_appearance (b, key, best))
     return;
-  g_hash_table_replace (b->services, g_strdup (key), service_copy (best));
+  {
+    NearbyService *merged = nearby_service_copy (best);
+
+    g_free (merged->id);
+    merged->id = g_strdup (key);
+    g_hash_table_replace (b->services, g_strdup (key), merged);
+  }
   if (b->func != NULL)
     b->func (old == NULL ? NEARBY_BROWSE_APPEARED : NEARBY_BROWSE_CHANGED,
              g_hash_table_lookup (b->services, key), b->user_data);
@@ -361,6 +372,14 @@ pinned_fit (Browse *b, const char **fit_key)
   return NULL;
 }
 
+/* Whether what Avahi had when the browse began is known: ALL_FOR_NOW
+ * and every resolver answered, or silent for the grace. */
+static gboolean
+first_answers_in (Browse *b)
+{
+  return b->all_for_now && (b->pending == 0 || b->grace_over);
+}
+
 static gboolean
 browse_complete (Browse *b)
 {
@@ -370,7 +389,7 @@ browse_complete (Browse *b)
     return FALSE;
   if (b->pin != NULL && b->only != NULL && pinned_fit (b, &key) != NULL)
     return TRUE;
-  return b->all_for_now && (b->pending == 0 || b->grace_over);
+  return first_answers_in (b);
 }
 
 static void
@@ -378,6 +397,14 @@ maybe_done (Browse *b)
 {
   if (browse_complete (b))
     g_main_loop_quit (b->loop);
+  /* Watching: said once, when the held appearances are out too. */
+  else if (b->watch && !b->told_complete && first_answers_in (b)
+           && g_hash_table_size (b->held) == 0)
+    {
+      b->told_complete = TRUE;
+      if (b->func != NULL)
+        b->func (NEARBY_BROWSE_COMPLETE, NULL, b->user_data);
+    }
 }
 
 static GStrv
@@ -647,7 +674,8 @@ on_grace_over (gpointer user_data)
 static void
 restart_grace (Browse *b)
 {
-  if (b->watch || !b->all_for_now || b->grace_over)
+  /* Watching, only the first browse waits (for its COMPLETE). */
+  if ((b->watch && b->told_complete) || !b->all_for_now || b->grace_over)
     return;
   if (b->grace != NULL)
     {
@@ -1151,7 +1179,7 @@ browse_results (Browse *b)
   g_hash_table_iter_init (&iter, b->services);
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (!g_hash_table_contains (b->rejected, key))
-      g_ptr_array_add (result, service_copy (value));
+      g_ptr_array_add (result, nearby_service_copy (value));
   g_ptr_array_sort (result, compare_services);
   return result;
 }
@@ -1942,7 +1970,7 @@ nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GErr
         {
           g_debug ("the pinned key's service is there and holds the key (ALL_FOR_NOW %s)",
                    b.all_for_now ? "seen" : "not waited for");
-          return service_copy (fit);
+          return nearby_service_copy (fit);
         }
       {
         g_autofree char *shown = nearby_untrusted_escape (fit->url);
@@ -1952,7 +1980,7 @@ nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GErr
       /* Someone's copy of the record, or a host that left: look on. */
       g_ptr_array_add (g_error_matches (probe_error, NEARBY_ERROR, NEARBY_ERROR_FAILED) ? impostors
                                                                                         : silent,
-                       service_copy (fit));
+                       nearby_service_copy (fit));
       g_hash_table_add (b.rejected, g_strdup (fit_key));
       if (++key_probes == MAX_KEY_PROBES)
         b.pin = NULL; /* no more early ends: the usual rules, at ALL_FOR_NOW */
@@ -1980,5 +2008,5 @@ nearby_resolve (const char *name, const NearbyPick *pick, guint timeout_ms, GErr
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  return service_copy (picked);
+  return nearby_service_copy (picked);
 }
