@@ -46,54 +46,95 @@ plan_job_free (PlanJob *job)
   g_free (job);
 }
 
-/* The set another branch of the repository already has, to start from:
- * branches of one project share most of their history. */
+/* Where a branch's first walk starts: from another branch's set (branches
+ * of one project share most of their history), unless the repository has
+ * a commit-graph, which a walk from nothing reads faster than commits one
+ * by one down to another set. Under the lock. */
 static NearbyReach *
-any_reach (NearbyRepo *repo)
+first_base (NearbyRepo *repo)
 {
+  g_autofree char *graph = g_build_filename (repo->gitdir, "objects", "info", "commit-graph", NULL);
   GHashTableIter iter;
   gpointer value = NULL;
 
+  if (g_file_test (graph, G_FILE_TEST_EXISTS))
+    return NULL;
   g_hash_table_iter_init (&iter, repo->reach);
   return g_hash_table_iter_next (&iter, NULL, &value) ? value : NULL;
 }
 
+static void
+log_walk (NearbyRepo *repo, const char *refname, const git_oid *tip, NearbyReach *last,
+          NearbyReach *base, NearbyReach *reach, gint64 start)
+{
+  if (reach == NULL)
+    return;
+  g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms, %s)", refname,
+           nearby_reach_size (reach), git_oid_tostr_s (tip),
+           (g_get_monotonic_time () - start) / 1000,
+           last != NULL   ? "from the set of the branch's last tip"
+           : base != NULL ? "from the set of another branch"
+                          : "a whole walk");
+}
+
 NearbyReach *
 nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, const git_oid *tip,
-                   gboolean only_known, guint *read, GError **error)
+                   NearbyReachFlags flags, GCancellable *cancellable, guint *read, GError **error)
 {
-  NearbyReach *last, *base, *reach = NULL;
+  g_autoptr (NearbyReach) last = NULL;
+  g_autoptr (NearbyReach) base = NULL;
+  NearbyReach *current, *reach = NULL;
+  gint64 start = g_get_monotonic_time ();
+  gboolean kept = FALSE;
 
   if (read != NULL)
     *read = 0;
   g_mutex_lock (&repo->reach_lock);
-  last = g_hash_table_lookup (repo->reach, refname);
+  if ((current = g_hash_table_lookup (repo->reach, refname)) != NULL)
+    last = nearby_reach_ref (current);
   if (last != NULL && git_oid_equal (nearby_reach_tip (last), tip))
     {
-      reach = nearby_reach_ref (last);
+      g_mutex_unlock (&repo->reach_lock);
       g_debug ("%s: the reach set of %s is at hand", repo->gitdir, git_oid_tostr_s (tip));
+      return g_steal_pointer (&last);
     }
-  else if (last != NULL || !only_known)
+  if (last == NULL && (flags & NEARBY_REACH_ONLY_KNOWN))
     {
-      gint64 start = g_get_monotonic_time ();
+      g_mutex_unlock (&repo->reach_lock);
+      return NULL;
+    }
+  base = last != NULL ? nearby_reach_ref (last) : first_base (repo);
+  if (base != NULL && last == NULL)
+    nearby_reach_ref (base);
+  g_debug ("%s: one walk of the history of %s starts%s", repo->gitdir, git_oid_tostr_s (tip),
+           last != NULL   ? ", from the set of the branch's last tip"
+           : base != NULL ? ", from the set of another branch"
+                          : "");
 
-      base = last != NULL ? last : any_reach (repo);
-      g_debug ("%s: one walk of the history of %s starts%s", repo->gitdir, git_oid_tostr_s (tip),
-               last != NULL   ? ", from the set of the branch's last tip"
-               : base != NULL ? ", from the set of another branch"
-                              : "");
-      reach = nearby_reach_new_from (git, base, tip, error);
-      if (reach != NULL)
-        {
-          g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms)", refname,
-                   nearby_reach_size (reach), git_oid_tostr_s (tip),
-                   (g_get_monotonic_time () - start) / 1000);
-          if (read != NULL && last == NULL)
-            *read = nearby_reach_size (reach);
-          g_hash_table_replace (repo->reach, g_strdup (refname), nearby_reach_ref (reach));
-        }
+  if (!(flags & NEARBY_REACH_AHEAD))
+    {
+      /* Under the lock: concurrent requests for the new tip wait for this
+       * walk and share it. */
+      reach = nearby_reach_new_from (git, base, tip, cancellable, error);
+      log_walk (repo, refname, tip, last, base, reach, start);
+      if ((kept = reach != NULL))
+        g_hash_table_replace (repo->reach, g_strdup (refname), nearby_reach_ref (reach));
+    }
+  else
+    {
+      /* Ahead of the requests, at low priority: without the lock, which a
+       * request must never wait for behind this walk. The set is kept if
+       * no request replaced the branch's meanwhile. */
+      g_mutex_unlock (&repo->reach_lock);
+      reach = nearby_reach_new_from (git, base, tip, cancellable, error);
+      log_walk (repo, refname, tip, last, base, reach, start);
+      g_mutex_lock (&repo->reach_lock);
+      if ((kept = reach != NULL && g_hash_table_lookup (repo->reach, refname) == last))
+        g_hash_table_replace (repo->reach, g_strdup (refname), nearby_reach_ref (reach));
     }
   g_mutex_unlock (&repo->reach_lock);
+  if (read != NULL && kept && last == NULL)
+    *read = nearby_reach_size (reach);
   return reach;
 }
 
@@ -102,7 +143,7 @@ job_reach (gpointer data, const git_oid *tip, GError **error)
 {
   PlanJob *job = data;
 
-  return nearby_repo_reach (job->repo, job->git, job->refname, tip, FALSE, NULL, error);
+  return nearby_repo_reach (job->repo, job->git, job->refname, tip, 0, NULL, NULL, error);
 }
 
 static void

@@ -292,7 +292,7 @@ job_to_memory (NearbyPackJob *job, int err)
 
 /* What one wakeup takes from the pipe at most, so that the clients get
  * their share of the main loop while pack-objects outruns them. */
-#define STDOUT_BATCH (4u << 20)
+#define STDOUT_BATCH (1u << 20)
 /* pack-objects' stdout pipe: room for what it writes while we are busy
  * elsewhere, so that each wakeup moves more than the default 64 KiB. */
 #define PIPE_SIZE (1u << 20)

@@ -29,6 +29,7 @@ struct _NearbyReachWarmer
   GSource *release;   /* attached to @context while @done waits */
   GMainContext *context;
   GThread *thread;
+  GCancellable *cancellable; /* the walk in progress, at the end */
   gint stop;
   guint64 made; /* commits in the sets made where there was none (the thread's) */
 };
@@ -66,7 +67,11 @@ warm_repo (NearbyReachWarmer *warmer, Warm *warm)
       /* Gone, or unborn: nothing to walk. */
       if (git_reference_name_to_id (&tip, git, *refname) < 0)
         continue;
-      reach = nearby_repo_reach (warm->repo, git, *refname, &tip, only_known, &read, &error);
+      reach = nearby_repo_reach (warm->repo, git, *refname, &tip,
+                                 NEARBY_REACH_AHEAD | (only_known ? NEARBY_REACH_ONLY_KNOWN : 0),
+                                 warmer->cancellable, &read, &error);
+      if (reach == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
       if (reach == NULL && error != NULL)
         {
           /* The request that needs it reports it. */
@@ -96,9 +101,14 @@ warm_thread (gpointer data)
 {
   NearbyReachWarmer *warmer = data;
 
+  id_t tid = (id_t) syscall (SYS_gettid);
+  int nice;
+
   /* Behind every request: a walk ahead only uses what is idle. */
-  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10) < 0)
-    g_debug ("walks ahead at normal priority: %s", g_strerror (errno));
+  errno = 0;
+  nice = getpriority (PRIO_PROCESS, tid);
+  if (errno == 0 && setpriority (PRIO_PROCESS, tid, MIN (nice + 10, 19)) < 0)
+    g_debug ("walks ahead at the server's priority: %s", g_strerror (errno));
   g_mutex_lock (&warmer->lock);
   for (;;)
     {
@@ -139,6 +149,7 @@ nearby_reach_warmer_new (void)
   warmer->queued = g_hash_table_new (NULL, NULL);
   warmer->done = g_ptr_array_new_with_free_func ((GDestroyNotify) warm_free);
   warmer->context = g_main_context_ref_thread_default ();
+  warmer->cancellable = g_cancellable_new ();
   return warmer;
 }
 
@@ -151,6 +162,7 @@ nearby_reach_warmer_free (NearbyReachWarmer *warmer)
   g_atomic_int_set (&warmer->stop, TRUE);
   g_cond_signal (&warmer->wake);
   g_mutex_unlock (&warmer->lock);
+  g_cancellable_cancel (warmer->cancellable);
   if (warmer->thread != NULL)
     g_thread_join (warmer->thread);
   if (warmer->release != NULL)
@@ -162,6 +174,7 @@ nearby_reach_warmer_free (NearbyReachWarmer *warmer)
   g_queue_clear_full (&warmer->queue, (GDestroyNotify) warm_free);
   g_hash_table_unref (warmer->queued);
   g_main_context_unref (warmer->context);
+  g_object_unref (warmer->cancellable);
   g_cond_clear (&warmer->wake);
   g_mutex_clear (&warmer->lock);
   g_free (warmer);

@@ -4,8 +4,10 @@
  * (reach.h); a long history makes that walk the slowest part of the fetch.
  * So the sets are made beforehand: when the server starts, when a branch is
  * opted in and when a tip moves, by one thread of its own at low priority
- * (nice 10), one repository at a time. A request that comes during a walk
- * shares it (branch-jobs.c). New sets are made for at most
+ * (nice 10), one repository at a time, without the lock requests take
+ * (branch-jobs.c): a request that comes during a walk ahead is not held
+ * behind it, and a request's set replaces the walk's. A stop cancels the
+ * walk in progress. New sets are made for at most
  * NEARBY_WARM_MAX_COMMITS commits in all (a walk of 500,000 commits peaks
  * at some 55 MB here, its set keeps less: memory no one asked for yet, so
  * bounded); past that

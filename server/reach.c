@@ -289,9 +289,11 @@ builder_read (Builder *b, git_odb *odb, const git_oid *oid, gboolean tip, Nearby
  * they lead to is all in the graph. */
 static gboolean
 builder_walk (Builder *b, git_odb *odb, NearbyCommitGraph *graph, GArray *in_graph,
-              const git_oid *tip, NearbyReach *stop, GArray *stopped, GError **error)
+              const git_oid *tip, NearbyReach *stop, GArray *stopped, GCancellable *cancellable,
+              GError **error)
 {
   guint32 pos;
+  guint steps = 0;
 
   if (graph != NULL && (pos = nearby_commit_graph_find (graph, tip)) != NEARBY_COMMIT_GRAPH_NONE)
     {
@@ -305,6 +307,8 @@ builder_walk (Builder *b, git_odb *odb, NearbyCommitGraph *graph, GArray *in_gra
       git_oid oid = g_array_index (b->stack, git_oid, b->stack->len - 1);
 
       g_array_set_size (b->stack, b->stack->len - 1);
+      if (++steps % 4096 == 0 && g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
       if (g_hash_table_contains (b->index, &oid))
         continue; /* pushed twice: two children read before it was */
       if (graph != NULL
@@ -554,21 +558,22 @@ fast_forward (NearbyReach *base, Builder *b, const git_oid *tip)
 NearbyReach *
 nearby_reach_new (git_repository *repo, const git_oid *tip, GError **error)
 {
-  return nearby_reach_new_from (repo, NULL, tip, error);
+  return nearby_reach_new_from (repo, NULL, tip, NULL, error);
 }
 
 static NearbyReach *reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip,
-                                gboolean use_graph, GError **error);
+                                gboolean use_graph, GCancellable *cancellable, GError **error);
 
 NearbyReach *
-nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip, GError **error)
+nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip,
+                       GCancellable *cancellable, GError **error)
 {
-  return reach_walk (repo, base, tip, TRUE, error);
+  return reach_walk (repo, base, tip, TRUE, cancellable, error);
 }
 
 static NearbyReach *
 reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip, gboolean use_graph,
-            GError **error)
+            GCancellable *cancellable, GError **error)
 {
   g_auto (Builder) b = { 0 };
   g_autoptr (GArray) in_graph = g_array_new (FALSE, FALSE, sizeof (guint32));
@@ -595,7 +600,7 @@ reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip, gboolea
        * (Not worth its checksum for the few commits after a tip moved.) */
       if (base == NULL && use_graph)
         graph = nearby_commit_graph_open (git_repository_commondir (repo));
-      walked = builder_walk (&b, odb, graph, in_graph, tip, base, stopped, error);
+      walked = builder_walk (&b, odb, graph, in_graph, tip, base, stopped, cancellable, error);
     }
   if (!walked)
     {
@@ -611,7 +616,7 @@ reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip, gboolea
       g_debug ("%s: its commit-graph is inconsistent; reading every commit",
                git_repository_commondir (repo));
       builder_clear (&b);
-      return reach_walk (repo, base, tip, FALSE, error);
+      return reach_walk (repo, base, tip, FALSE, cancellable, error);
     }
   /* What the new commits lead to in @base is known without reading: all
    * of it when they lead to @base's tip (a fast-forward), else the part

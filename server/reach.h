@@ -8,7 +8,7 @@
 #pragma once
 
 #include <git2.h>
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -20,9 +20,11 @@ NearbyReach *nearby_reach_new (git_repository *repo, const git_oid *tip, GError 
  * history (NULL: none): only the commits @base does not hold are read, so
  * after a fast-forward the cost is that of the new commits, and after a
  * rewind or a force-push that of the commits not seen before (what they
- * lead to in @base is known). Also in a worker thread. */
+ * lead to in @base is known). Also in a worker thread. A walk that reads
+ * commits one by one stops (G_IO_ERROR_CANCELLED) soon after @cancellable
+ * (or NULL) is cancelled. */
 NearbyReach *nearby_reach_new_from (git_repository *repo, NearbyReach *base, const git_oid *tip,
-                                    GError **error);
+                                    GCancellable *cancellable, GError **error);
 NearbyReach *nearby_reach_ref (NearbyReach *reach);
 void nearby_reach_unref (NearbyReach *reach);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyReach, nearby_reach_unref)

@@ -111,7 +111,7 @@ reach_of (NearbyReach *base, const char *rev)
   git_oid tip;
 
   oid_of (rev, &tip);
-  reach = nearby_reach_new_from (repo, base, &tip, &error);
+  reach = nearby_reach_new_from (repo, base, &tip, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (reach);
   return reach;
