@@ -77,6 +77,17 @@ log_walk (NearbyRepo *repo, const char *refname, const git_oid *tip, NearbyReach
                           : "a whole walk");
 }
 
+gboolean
+nearby_repo_has_reach (NearbyRepo *repo, const char *refname)
+{
+  gboolean has;
+
+  g_mutex_lock (&repo->reach_lock);
+  has = g_hash_table_contains (repo->reach, refname);
+  g_mutex_unlock (&repo->reach_lock);
+  return has;
+}
+
 NearbyReach *
 nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, const git_oid *tip,
                    NearbyReachFlags flags, GCancellable *cancellable, guint *read, GError **error)

@@ -62,6 +62,9 @@ NearbyReach *nearby_repo_reach (NearbyRepo *repo, git_repository *git, const cha
                                 const git_oid *tip, NearbyReachFlags flags,
                                 GCancellable *cancellable, guint *read, GError **error);
 
+/* Whether @refname has a set (of any tip). */
+gboolean nearby_repo_has_reach (NearbyRepo *repo, const char *refname);
+
 /* catalog.c: what a repository's watch tells the registry. */
 void nearby_catalog_rebuild (NearbyCatalog *self);
 void nearby_catalog_emit_changed (NearbyCatalog *self);

@@ -31,7 +31,8 @@ struct _NearbyReachWarmer
   GThread *thread;
   GCancellable *cancellable; /* the walk in progress, at the end */
   gint stop;
-  guint64 made; /* commits in the sets made where there was none (the thread's) */
+  guint64 made;    /* commits in the sets made where there was none (the thread's) */
+  guint made_sets; /* and how many sets */
 };
 
 static void
@@ -58,12 +59,16 @@ warm_repo (NearbyReachWarmer *warmer, Warm *warm)
   for (char **refname = warm->refnames; *refname != NULL; refname++)
     {
       g_autoptr (NearbyReach) reach = NULL;
-      gboolean only_known = warmer->made >= NEARBY_WARM_MAX_COMMITS;
+      gboolean only_known
+          = warmer->made >= NEARBY_WARM_MAX_COMMITS || warmer->made_sets >= NEARBY_WARM_MAX_SETS;
       git_oid tip;
       guint read = 0;
 
       if (g_atomic_int_get (&warmer->stop))
         return;
+      /* Past the bound, a branch without a set needs no look at its tip. */
+      if (only_known && !nearby_repo_has_reach (warm->repo, *refname))
+        continue;
       /* Gone, or unborn: nothing to walk. */
       if (git_reference_name_to_id (&tip, git, *refname) < 0)
         continue;
@@ -79,6 +84,7 @@ warm_repo (NearbyReachWarmer *warmer, Warm *warm)
           g_clear_error (&error);
         }
       warmer->made += read;
+      warmer->made_sets += read > 0;
     }
 }
 

@@ -59,18 +59,27 @@ nearby_json_append (GString *out, JsonNode *node)
 }
 
 void
+nearby_json_list_add (GString *out, guint index, JsonNode *element)
+{
+  g_string_append (out, index == 0 ? "[\n  " : ",\n  ");
+  nearby_json_append (out, element);
+}
+
+void
+nearby_json_list_end (GString *out, guint n)
+{
+  g_string_append (out, n > 0 ? "\n]\n" : "[]\n");
+}
+
+void
 nearby_json_append_list (GString *out, JsonNode *node)
 {
   JsonArray *array = json_node_get_array (node);
   guint n = json_array_get_length (array);
 
-  g_string_append_c (out, '[');
   for (guint i = 0; i < n; i++)
-    {
-      g_string_append (out, i == 0 ? "\n  " : ",\n  ");
-      nearby_json_append (out, json_array_get_element (array, i));
-    }
-  g_string_append (out, n > 0 ? "\n]\n" : "]\n");
+    nearby_json_list_add (out, i, json_array_get_element (array, i));
+  nearby_json_list_end (out, n);
 }
 
 GBytes *

@@ -20,6 +20,11 @@ void nearby_json_append (GString *out, JsonNode *node);
 /* Appends the array @node one element a line, "[\n  {...},\n  {...}\n]\n",
  * or "[]\n" when it is empty. */
 void nearby_json_append_list (GString *out, JsonNode *node);
+/* The same, an element at a time, for lists too long to hold as one tree:
+ * nearby_json_list_add() for each element (@index from 0), then
+ * nearby_json_list_end() with how many were added. */
+void nearby_json_list_add (GString *out, guint index, JsonNode *element);
+void nearby_json_list_end (GString *out, guint n);
 
 /* @node as a document of its own: nearby_json_append and a newline. */
 GBytes *nearby_json_to_bytes (JsonNode *node);

@@ -14,6 +14,8 @@ import fcntl
 import json
 import os
 import select
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,12 +41,15 @@ class Chromium:
                 from_child_w = high
         # The protocol is on the child's fds 3 (in) and 4 (out).
         redirect = f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w} {to_child_r}<&- {from_child_w}>&-'
+        # A session of its own, so that close() ends every process Chromium
+        # started, and its temporary files in the profile: nothing is left.
         self.proc = subprocess.Popen(
             ["sh", "-c", redirect, binary, "--headless=new", "--no-sandbox", "--disable-gpu",
              "--no-first-run", "--no-default-browser-check", "--disable-extensions",
              "--remote-debugging-pipe", f"--user-data-dir={self.profile}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(to_child_r, from_child_w))
+            pass_fds=(to_child_r, from_child_w), start_new_session=True,
+            env=dict(os.environ, TMPDIR=self.profile))
         os.close(to_child_r)
         os.close(from_child_w)
         self.next_id = 0
@@ -77,9 +82,25 @@ class Chromium:
             self.buffer += chunk
 
     def close(self):
-        self.proc.kill()
+        """Asks Chromium to quit, then ends what is left of its process
+        group (all of it started here), then removes its profile."""
+        try:
+            self.send("Browser.close")
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        for _ in range(50):
+            self.proc.poll()  # ours to reap; the rest of the group is init's
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
         self.proc.wait()
-        subprocess.run(["rm", "-rf", self.profile])
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def main():
