@@ -3,12 +3,27 @@
  * input would stop there): whatever it says, opening it and asking every
  * position for its id, time and parents stays in bounds. */
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commit-graph.h"
 #include "fuzz-common.h"
 
 static char *commondir;
+
+/* libFuzzer ends by exit(): the directory goes with the process. */
+static void
+remove_commondir (void)
+{
+  g_autofree char *path = g_build_filename (commondir, "objects", "info", "commit-graph", NULL);
+  g_autofree char *info = g_path_get_dirname (path);
+  g_autofree char *objects = g_path_get_dirname (info);
+
+  g_unlink (path);
+  g_rmdir (info);
+  g_rmdir (objects);
+  g_rmdir (commondir);
+}
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
@@ -25,6 +40,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
       commondir = g_dir_make_tmp ("fuzz-commit-graph.XXXXXX", NULL);
       info = g_build_filename (commondir, "objects", "info", NULL);
       g_mkdir_with_parents (info, 0700);
+      atexit (remove_commondir);
     }
   if (size >= 20)
     {
