@@ -64,17 +64,13 @@ first_base (NearbyRepo *repo)
 }
 
 static void
-log_walk (NearbyRepo *repo, const char *refname, const git_oid *tip, NearbyReach *last,
-          NearbyReach *base, NearbyReach *reach, gint64 start)
+log_walk (const char *refname, const git_oid *tip, const char *from, NearbyReach *reach,
+          gint64 start)
 {
-  if (reach == NULL)
-    return;
-  g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms, %s)", refname,
-           nearby_reach_size (reach), git_oid_tostr_s (tip),
-           (g_get_monotonic_time () - start) / 1000,
-           last != NULL   ? "from the set of the branch's last tip"
-           : base != NULL ? "from the set of another branch"
-                          : "a whole walk");
+  if (reach != NULL)
+    g_debug ("%s: %u commits reachable from %s (%" G_GINT64_FORMAT " ms, %s)", refname,
+             nearby_reach_size (reach), git_oid_tostr_s (tip),
+             (g_get_monotonic_time () - start) / 1000, from);
 }
 
 gboolean
@@ -90,13 +86,14 @@ nearby_repo_has_reach (NearbyRepo *repo, const char *refname)
 
 NearbyReach *
 nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, const git_oid *tip,
-                   NearbyReachFlags flags, GCancellable *cancellable, guint *read, GError **error)
+                   gboolean ahead, GCancellable *cancellable, guint *read, GError **error)
 {
   g_autoptr (NearbyReach) last = NULL;
   g_autoptr (NearbyReach) base = NULL;
   NearbyReach *current, *reach = NULL;
   gint64 start = g_get_monotonic_time ();
   gboolean kept = FALSE;
+  const char *from;
 
   if (read != NULL)
     *read = 0;
@@ -109,25 +106,23 @@ nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, c
       g_debug ("%s: the reach set of %s is at hand", repo->gitdir, git_oid_tostr_s (tip));
       return g_steal_pointer (&last);
     }
-  if (last == NULL && (flags & NEARBY_REACH_ONLY_KNOWN))
-    {
-      g_mutex_unlock (&repo->reach_lock);
-      return NULL;
-    }
   base = last != NULL ? nearby_reach_ref (last) : first_base (repo);
   if (base != NULL && last == NULL)
     nearby_reach_ref (base);
-  g_debug ("%s: one walk of the history of %s starts%s", repo->gitdir, git_oid_tostr_s (tip),
-           last != NULL   ? ", from the set of the branch's last tip"
-           : base != NULL ? ", from the set of another branch"
-                          : "");
+  from = last != NULL   ? "from the set of the branch's last tip"
+         : base != NULL ? "from the set of another branch"
+                        : NULL;
+  g_debug ("%s: one walk of the history of %s starts%s%s", repo->gitdir, git_oid_tostr_s (tip),
+           from != NULL ? ", " : "", from != NULL ? from : "");
+  if (from == NULL)
+    from = "a whole walk";
 
-  if (!(flags & NEARBY_REACH_AHEAD))
+  if (!ahead)
     {
       /* Under the lock: concurrent requests for the new tip wait for this
        * walk and share it. */
       reach = nearby_reach_new_from (git, base, tip, cancellable, error);
-      log_walk (repo, refname, tip, last, base, reach, start);
+      log_walk (refname, tip, from, reach, start);
       if ((kept = reach != NULL))
         g_hash_table_replace (repo->reach, g_strdup (refname), nearby_reach_ref (reach));
     }
@@ -138,7 +133,7 @@ nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, c
        * no request replaced the branch's meanwhile. */
       g_mutex_unlock (&repo->reach_lock);
       reach = nearby_reach_new_from (git, base, tip, cancellable, error);
-      log_walk (repo, refname, tip, last, base, reach, start);
+      log_walk (refname, tip, from, reach, start);
       g_mutex_lock (&repo->reach_lock);
       if ((kept = reach != NULL && g_hash_table_lookup (repo->reach, refname) == last))
         g_hash_table_replace (repo->reach, g_strdup (refname), nearby_reach_ref (reach));
@@ -154,7 +149,7 @@ job_reach (gpointer data, const git_oid *tip, GError **error)
 {
   PlanJob *job = data;
 
-  return nearby_repo_reach (job->repo, job->git, job->refname, tip, 0, NULL, NULL, error);
+  return nearby_repo_reach (job->repo, job->git, job->refname, tip, FALSE, NULL, NULL, error);
 }
 
 static void

@@ -42,25 +42,18 @@ void nearby_repo_reload (NearbyRepo *repo);
  * directories compare. */
 char *nearby_canonical_dir (const char *path);
 
-typedef enum
-{
-  NEARBY_REACH_ONLY_KNOWN = 1 << 0, /* no set for a branch that has none yet */
-  NEARBY_REACH_AHEAD = 1 << 1,      /* a walk ahead of the requests (reach-warm.c) */
-} NearbyReachFlags;
-
 /* branch-jobs.c: the reach set of @refname at @tip, in a worker thread
  * with its own handle @git: the one @repo has if it is of @tip, else made
  * from the branch's last one (after a commit only the new commits are
  * read) or, for a branch's first set in a repository without a
  * commit-graph, another branch's; and kept. A request's walk holds the
  * repository's lock: concurrent first fetches of a new tip share one walk.
- * A walk AHEAD does not (no request waits behind it) and keeps its set
- * only if no request replaced the branch's meanwhile. With ONLY_KNOWN, a
- * branch that has no set yet gets none (NULL, no error). *@read (if not
+ * A walk @ahead does not (no request waits behind it) and keeps its set
+ * only if no request replaced the branch's meanwhile. *@read (if not
  * NULL) is the size of a set kept for a branch that had none, else 0. */
 NearbyReach *nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname,
-                                const git_oid *tip, NearbyReachFlags flags,
-                                GCancellable *cancellable, guint *read, GError **error);
+                                const git_oid *tip, gboolean ahead, GCancellable *cancellable,
+                                guint *read, GError **error);
 
 /* Whether @refname has a set (of any tip). */
 gboolean nearby_repo_has_reach (NearbyRepo *repo, const char *refname);

@@ -93,18 +93,6 @@ run_state (Run *run)
   return state;
 }
 
-static int
-compare_services (gconstpointer a, gconstpointer b)
-{
-  const NearbyService *x = *(NearbyService *const *) a;
-  const NearbyService *y = *(NearbyService *const *) b;
-  int c = strcmp (x->name, y->name);
-
-  if (c == 0)
-    c = strcmp (x->host, y->host);
-  return c != 0 ? c : g_strcmp0 (x->url, y->url);
-}
-
 /* A copy of what @run has seen, to read without the lock. */
 static NearbyLanView *
 run_view (Run *run)
@@ -121,7 +109,7 @@ run_view (Run *run)
   view->error = g_strdup (run->error);
   view->complete = run->state != RUN_STARTING;
   g_mutex_unlock (&run->lock);
-  g_ptr_array_sort (view->services, compare_services);
+  g_ptr_array_sort (view->services, nearby_service_compare);
   return view;
 }
 

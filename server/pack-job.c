@@ -301,15 +301,21 @@ job_to_memory (NearbyPackJob *job, int err)
 /* Moves what the pipe holds now: into the file by splice(2) (no copy
  * through here), else into memory. Returns the bytes moved; sets
  * *@ended at the end of the output (or on an error). */
+/* Whether pack-objects must wait for the slowest reader: memory is full
+ * (stopping, no one reads: on to the end whatever it holds). */
+static gboolean
+memory_full (NearbyPackJob *job)
+{
+  return job->mem != NULL && job->mem->len >= MEMORY_MAX && job->state != JOB_STOPPING;
+}
+
 static gsize
 drain_stdout (NearbyPackJob *job, gboolean *ended)
 {
-  /* Stopping, no one reads: on to the end whatever it holds. */
-  gboolean bounded = job->state != JOB_STOPPING;
   gsize moved = 0;
 
   *ended = FALSE;
-  while (moved < STDOUT_BATCH && !(bounded && job->mem != NULL && job->mem->len >= MEMORY_MAX))
+  while (moved < STDOUT_BATCH && !memory_full (job))
     {
       ssize_t n;
 
@@ -381,7 +387,7 @@ on_stdout (int fd, GIOCondition condition, gpointer user_data)
       job_step (job, JOB_OUTPUT_ENDED);
       return G_SOURCE_REMOVE;
     }
-  if (job->mem != NULL && job->mem->len >= MEMORY_MAX && job->state != JOB_STOPPING)
+  if (memory_full (job))
     {
       job->stdout_paused = TRUE; /* trim_memory () goes on */
       job->stdout_id = 0;

@@ -59,22 +59,22 @@ warm_repo (NearbyReachWarmer *warmer, Warm *warm)
   for (char **refname = warm->refnames; *refname != NULL; refname++)
     {
       g_autoptr (NearbyReach) reach = NULL;
-      gboolean only_known
+      gboolean past_bound
           = warmer->made >= NEARBY_WARM_MAX_COMMITS || warmer->made_sets >= NEARBY_WARM_MAX_SETS;
       git_oid tip;
       guint read = 0;
 
       if (g_atomic_int_get (&warmer->stop))
         return;
-      /* Past the bound, a branch without a set needs no look at its tip. */
-      if (only_known && !nearby_repo_has_reach (warm->repo, *refname))
+      /* Past the bound, only the sets that exist follow their tips (and a
+       * branch without one needs no look at its tip). */
+      if (past_bound && !nearby_repo_has_reach (warm->repo, *refname))
         continue;
       /* Gone, or unborn: nothing to walk. */
       if (git_reference_name_to_id (&tip, git, *refname) < 0)
         continue;
-      reach = nearby_repo_reach (warm->repo, git, *refname, &tip,
-                                 NEARBY_REACH_AHEAD | (only_known ? NEARBY_REACH_ONLY_KNOWN : 0),
-                                 warmer->cancellable, &read, &error);
+      reach = nearby_repo_reach (warm->repo, git, *refname, &tip, TRUE, warmer->cancellable, &read,
+                                 &error);
       if (reach == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       if (reach == NULL && error != NULL)

@@ -1033,8 +1033,8 @@ on_cancelled (GCancellable *cancellable, gpointer user_data)
   g_main_loop_quit (((Browse *) user_data)->loop);
 }
 
-static int
-compare_services (gconstpointer a, gconstpointer b)
+int
+nearby_service_compare (gconstpointer a, gconstpointer b)
 {
   const NearbyService *x = *(NearbyService *const *) a;
   const NearbyService *y = *(NearbyService *const *) b;
@@ -1180,7 +1180,7 @@ browse_results (Browse *b)
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (!g_hash_table_contains (b->rejected, key))
       g_ptr_array_add (result, nearby_service_copy (value));
-  g_ptr_array_sort (result, compare_services);
+  g_ptr_array_sort (result, nearby_service_compare);
   return result;
 }
 

@@ -38,6 +38,9 @@ typedef struct
   char *id;      /* the browse's own name for it, the same in all its events (opaque) */
 } NearbyService;
 
+/* For g_ptr_array_sort() of NearbyService pointers: by name, host, URL
+ * and key. */
+int nearby_service_compare (gconstpointer a, gconstpointer b);
 NearbyService *nearby_service_copy (const NearbyService *service);
 void nearby_service_free (NearbyService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NearbyService, nearby_service_free)

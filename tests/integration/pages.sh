@@ -93,10 +93,10 @@ check_contains "and its commit pages are there" "<h1>Commit <code>$(rev "$R" mai
 # The pages from a phone's width to a desktop's, in a real browser: nothing
 # may overflow sideways. Screenshots go to the build's meson-logs.
 SHOTS="$NEARBY_BUILD_DIR/meson-logs/pages"
-mkdir -p "$SHOTS"
+mkdir -p "$SHOTS" "$T/browser-tmp"
 for page in "" latin/main "latin/main/commit/$(rev "$R" main)" nearby; do
   shot="$SHOTS/$(printf '%s' "${page:-index}" | cut -c1-40 | tr / _)"
-  out=$(python3 "$NEARBY_SOURCE_DIR/tests/integration/layout.py" "$URL/$page" "$shot" 390 1200 2>&1); rc=$?
+  out=$(TMPDIR="$T/browser-tmp" python3 "$NEARBY_SOURCE_DIR/tests/integration/layout.py" "$URL/$page" "$shot" 390 1200 2>&1); rc=$?
   printf '%s\n' "$out" | sed "s|^|# /$page at |"
   if [ "$rc" = 2 ]; then
     not_ok "the layout of /$page cannot be checked: $out (apt-get install chromium)"
@@ -104,5 +104,7 @@ for page in "" latin/main "latin/main/commit/$(rev "$R" main)" nearby; do
     check_eq "/$page fits 390 px and 1200 px without scrolling sideways" 0 "$rc"
   fi
 done
+check_eq "Chromium left no process and no file behind" "" \
+  "$(ls -A "$T/browser-tmp"; pgrep -f -- "--user-data-dir=$T/browser-tmp" || true)"
 check "the server is alive" server_alive
 done_testing
