@@ -63,6 +63,7 @@ struct _NearbyPackJob
   gboolean stdout_paused;
   int stdout_fd;           /* pack-objects' stdout, non-blocking; the subprocess owns it */
   guint stdout_id;         /* its watch, while it is read */
+  guint rest_id;           /* or the pause before the watch is set again */
   GPtrArray *readers_list; /* NearbyPackReader (unowned) */
   GString *stderr_tail;
   GString *stderr_line; /* the start of a line of stderr not yet ended */
@@ -190,6 +191,7 @@ nearby_pack_job_finalize (GObject *object)
   NearbyPackJob *job = NEARBY_PACK_JOB (object);
 
   g_clear_handle_id (&job->stdout_id, g_source_remove);
+  g_clear_handle_id (&job->rest_id, g_source_remove);
   if (job->fd >= 0)
     close (job->fd);
   g_clear_pointer (&job->mem, g_byte_array_unref);
@@ -298,9 +300,14 @@ job_to_memory (NearbyPackJob *job, int err)
 #define PIPE_SIZE (1u << 20)
 #define READ_BUFFER (256u << 10)
 
-/* Moves what the pipe holds now: into the file by splice(2) (no copy
- * through here), else into memory. Returns the bytes moved; sets
- * *@ended at the end of the output (or on an error). */
+/* A wakeup that found less than this in the pipe waits REST_MS before it
+ * looks again: pack-objects writes 8 KiB at a time, and a watch that woke
+ * for each write cost the server more than the rest of its share of a
+ * first clone. The pipe holds a millisecond or more of its fastest output,
+ * and a reader gets the bytes at most that much later. */
+#define REST_BELOW (256u << 10)
+#define REST_MS 2
+
 /* Whether pack-objects must wait for the slowest reader: memory is full
  * (stopping, no one reads: on to the end whatever it holds). */
 static gboolean
@@ -309,6 +316,9 @@ memory_full (NearbyPackJob *job)
   return job->mem != NULL && job->mem->len >= MEMORY_MAX && job->state != JOB_STOPPING;
 }
 
+/* Moves what the pipe holds now: into the file by splice(2) (no copy
+ * through here), else into memory. Returns the bytes moved; sets
+ * *@ended at the end of the output (or on an error). */
 static gsize
 drain_stdout (NearbyPackJob *job, gboolean *ended)
 {
@@ -368,6 +378,16 @@ drain_stdout (NearbyPackJob *job, gboolean *ended)
 }
 
 static gboolean
+on_rest_over (gpointer user_data)
+{
+  NearbyPackJob *job = user_data;
+
+  job->rest_id = 0;
+  read_stdout (job);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 on_stdout (int fd, GIOCondition condition, gpointer user_data)
 {
   NearbyPackJob *job = user_data;
@@ -393,6 +413,12 @@ on_stdout (int fd, GIOCondition condition, gpointer user_data)
       job->stdout_id = 0;
       return G_SOURCE_REMOVE;
     }
+  if (moved < REST_BELOW)
+    {
+      job->stdout_id = 0;
+      job->rest_id = g_timeout_add (REST_MS, on_rest_over, job);
+      return G_SOURCE_REMOVE;
+    }
   return G_SOURCE_CONTINUE;
 }
 
@@ -400,7 +426,7 @@ on_stdout (int fd, GIOCondition condition, gpointer user_data)
 static void
 read_stdout (NearbyPackJob *job)
 {
-  if (job->stdout_id == 0)
+  if (job->stdout_id == 0 && job->rest_id == 0)
     job->stdout_id = g_unix_fd_add (job->stdout_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdout, job);
 }
 
