@@ -64,6 +64,8 @@ struct _NearbyPackJob
   int stdout_fd;           /* pack-objects' stdout, non-blocking; the subprocess owns it */
   guint stdout_id;         /* its watch, while it is read */
   guint rest_id;           /* or the pause before the watch is set again */
+  gboolean no_splice;      /* the file takes write(2) only */
+  guint8 *copy_buffer;     /* for those writes */
   GPtrArray *readers_list; /* NearbyPackReader (unowned) */
   GString *stderr_tail;
   GString *stderr_line; /* the start of a line of stderr not yet ended */
@@ -195,6 +197,7 @@ nearby_pack_job_finalize (GObject *object)
   if (job->fd >= 0)
     close (job->fd);
   g_clear_pointer (&job->mem, g_byte_array_unref);
+  g_free (job->copy_buffer);
   g_ptr_array_unref (job->readers_list);
   g_clear_object (&job->child);
   g_clear_pointer (&job->argv, g_ptr_array_unref);
@@ -316,9 +319,39 @@ memory_full (NearbyPackJob *job)
   return job->mem != NULL && job->mem->len >= MEMORY_MAX && job->state != JOB_STOPPING;
 }
 
+/* Without splice(2) (EINVAL: a file system such as ecryptfs has none):
+ * reads a piece of the pipe and writes it to the file. What the file
+ * would not take goes to memory, from where it stopped. Returns what
+ * read() returned, errno with it. */
+static ssize_t
+copy_to_file (NearbyPackJob *job)
+{
+  ssize_t n, done = 0;
+
+  if (job->copy_buffer == NULL)
+    job->copy_buffer = g_malloc (READ_BUFFER);
+  n = read (job->stdout_fd, job->copy_buffer, READ_BUFFER);
+  while (done < n)
+    {
+      ssize_t w = pwrite (job->fd, job->copy_buffer + done, n - done, job->file_size);
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        {
+          job_to_memory (job, w < 0 ? errno : ENOSPC);
+          g_byte_array_append (job->mem, job->copy_buffer + done, n - done);
+          break;
+        }
+      job->file_size += w;
+      done += w;
+    }
+  return n;
+}
+
 /* Moves what the pipe holds now: into the file by splice(2) (no copy
- * through here), else into memory. Returns the bytes moved; sets
- * *@ended at the end of the output (or on an error). */
+ * through here), else by copy, else into memory. Returns the bytes moved;
+ * sets *@ended at the end of the output (or on an error). */
 static gsize
 drain_stdout (NearbyPackJob *job, gboolean *ended)
 {
@@ -329,7 +362,7 @@ drain_stdout (NearbyPackJob *job, gboolean *ended)
     {
       ssize_t n;
 
-      if (job->mem == NULL)
+      if (job->mem == NULL && !job->no_splice)
         {
           loff_t offset = job->file_size;
 
@@ -340,12 +373,26 @@ drain_stdout (NearbyPackJob *job, gboolean *ended)
               moved += n;
               continue;
             }
+          if (n < 0 && errno == EINVAL)
+            {
+              g_debug ("%s: the pack cache's file system cannot splice; copying", job->label);
+              job->no_splice = TRUE;
+              continue;
+            }
           if (n < 0 && errno != EAGAIN && errno != EINTR)
             {
-              /* A full or read-only disk (nothing left the pipe), or a file
-               * system that cannot splice: the cache is only an
-               * optimisation. */
+              /* A full or read-only disk (nothing left the pipe): the
+               * cache is only an optimisation. */
               job_to_memory (job, errno);
+              continue;
+            }
+        }
+      else if (job->mem == NULL)
+        {
+          n = copy_to_file (job);
+          if (n > 0)
+            {
+              moved += n;
               continue;
             }
         }

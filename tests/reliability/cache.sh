@@ -65,6 +65,30 @@ check_not_contains "and the client is told nothing of the cache" "$XDG_CACHE_HOM
 stop_server
 umount "$MNT"; MNT=""
 
+# --- a file system without splice(2) (ecryptfs): the pack is copied in ---
+without_splice () {
+  LD_PRELOAD="$NEARBY_NO_SPLICE" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    start_server "$S"
+}
+fresh_cache
+without_splice || { not_ok "server starts"; done_testing; exit 1; }
+check "without splice, a clone succeeds" clone_ok big "$T/ns1"
+check "the server could not splice" grep -q "big/main.*cannot splice; copying" "$T/server.log"
+check "it cached the pack all the same" bash -c "[ $(packs) = 1 ] && git index-pack -o '$T/check.idx' \"\$(ls '$PACKS'/*.pack)\" >/dev/null 2>&1"
+check_not_contains "not through memory" "streaming it from memory" "$(cat "$T/server.log")"
+check "the next clone is served from it" bash -c "git clone -q '$URL/big/main' '$T/ns2' && git -C '$T/ns2' fsck --no-progress && grep -q 'big/main.*pack from the cache' '$T/server.log'"
+stop_server
+# And a disk that fills up partway: what the file did not take goes on from memory.
+fresh_cache
+MNT="$PACKS"
+mount -t tmpfs -o size=64k,mode=0700 tmpfs "$MNT"
+without_splice || { not_ok "server starts"; done_testing; exit 1; }
+check "without splice, on a full disk, a clone succeeds" clone_ok big "$T/ns3"
+check "the rest went through memory" grep -q "big/main.*cannot take the pack (No space left on device); streaming it from memory" "$T/server.log"
+check_eq "no temporaries are left" "" "$(ls "$PACKS")"
+stop_server
+umount "$MNT"; MNT=""
+
 # --- damaged entries are dropped and made afresh ---
 fresh_cache
 start_server "$S" || { not_ok "server starts"; done_testing; exit 1; }
