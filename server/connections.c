@@ -57,6 +57,7 @@
 #define TLS_CLOSE_TIMEOUT_S 1
 
 #define LINGER_KEY "nearby-linger"
+#define KEPT_KEY "nearby-kept"
 #define HELD_KEY "nearby-body-held"
 
 typedef enum
@@ -67,6 +68,7 @@ typedef enum
   CONN_HEADERS,   /* libsoup's, reading the request headers */
   CONN_BODY,      /* reading the request body */
   CONN_ACTIVE,    /* the request is being answered */
+  CONN_IDLE,      /* kept alive after an answer: ours again, until the next request */
   CONN_CLOSING,   /* shut down by us; libsoup has yet to notice */
 } ConnState;
 
@@ -86,7 +88,8 @@ typedef struct
   gint64 header_deadline; /* for the whole of the request headers */
   GSource *wait;          /* for the first byte, or the rest of a ClientHello */
   guint hello_retry_ms;
-  GList *link; /* in self->conns */
+  gboolean keep; /* the answer being written leaves the connection open */
+  GList *link;   /* in self->conns */
 } Conn;
 
 typedef struct
@@ -300,7 +303,7 @@ static void
 conn_drop (Conn *conn, const char *why)
 {
   g_debug ("%s: closing a connection: %s", conn->client, why);
-  if (conn->state == CONN_WAITING || conn->state == CONN_HELLO)
+  if (conn->state == CONN_WAITING || conn->state == CONN_HELLO || conn->state == CONN_IDLE)
     {
       g_socket_close (conn->socket, NULL);
       conn_free (conn);
@@ -339,6 +342,7 @@ conn_hand_over (Conn *conn, GIOStream *stream)
       return;
     }
   conn->state = CONN_HEADERS;
+  conn->keep = FALSE;
   conn->deadline = conn->header_deadline;
   g_hash_table_insert (self->by_remote, conn->remote, conn);
   soup_server_accept_iostream (self->server, stream, local, conn->remote, NULL);
@@ -399,8 +403,8 @@ static void
 conn_handshake (Conn *conn)
 {
   NearbyConnections *self = conn->self;
-  /* HTTP/1.1 only: libsoup's HTTP/2 would bypass the one request per
-   * connection that our caps and deadlines count on. */
+  /* HTTP/1.1 only: libsoup's HTTP/2 would keep its connections itself,
+   * out of reach of our caps and deadlines. */
   static const char *const alpn[] = { "http/1.1", NULL };
   g_autoptr (GError) error = NULL;
   GIOStream *tls;
@@ -535,6 +539,9 @@ on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
       g_socket_close (socket, NULL);
       conn_free (conn);
     }
+  else if (conn->state == CONN_IDLE)
+    conn_hand_over (conn,
+                    conn->tls != NULL ? G_IO_STREAM (conn->tls) : G_IO_STREAM (conn->connection));
   else if (byte == TLS_RECORD_HANDSHAKE && conn->self->certificate != NULL)
     conn_check_hello (conn);
   else
@@ -543,6 +550,26 @@ on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
       conn_hand_over (conn, G_IO_STREAM (conn->connection));
     }
   return G_SOURCE_REMOVE;
+}
+
+static void
+conn_wait_first_byte (Conn *conn)
+{
+  conn->wait = g_socket_create_source (conn->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_first_byte), conn, NULL);
+  g_source_attach (conn->wait, NULL);
+}
+
+/* After an answer on a kept-alive connection: ours alone again, waiting
+ * for the next request's first byte as a new connection does, under the
+ * same header deadline and caps (make_room () sheds it first). */
+static void
+conn_keep (Conn *conn)
+{
+  conn->state = CONN_IDLE;
+  set_deadline (conn, conn->self->limits.header_timeout_ms);
+  conn->header_deadline = conn->deadline;
+  conn_wait_first_byte (conn);
 }
 
 /* Makes room for one more connection: the oldest one still waiting for its
@@ -555,8 +582,8 @@ make_room (NearbyConnections *self)
     {
       Conn *conn = l->data;
 
-      if (conn->state == CONN_WAITING || conn->state == CONN_HELLO || conn->state == CONN_HANDSHAKE
-          || conn->state == CONN_HEADERS)
+      if (conn->state == CONN_WAITING || conn->state == CONN_IDLE || conn->state == CONN_HELLO
+          || conn->state == CONN_HANDSHAKE || conn->state == CONN_HEADERS)
         {
           conn_drop (conn, "making room for a new connection");
           return TRUE;
@@ -607,9 +634,7 @@ take (NearbyConnections *self, GSocket *socket)
   g_queue_push_tail (&self->conns, conn);
   conn->link = self->conns.tail;
   g_hash_table_insert (self->per_client, g_strdup (conn->client), GUINT_TO_POINTER (count + 1));
-  conn->wait = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_first_byte), conn, NULL);
-  g_source_attach (conn->wait, NULL);
+  conn_wait_first_byte (conn);
 }
 
 /* ---- accepting ---- */
@@ -850,7 +875,42 @@ on_got_body (SoupServerMessage *msg, gpointer user_data)
     {
       conn->state = CONN_ACTIVE;
       conn->deadline = 0; /* answers take what they take; packs send keepalives */
+      /* The request is all read: the connection may serve the next one
+       * (git sends three or so per fetch, each a TLS handshake less). Not
+       * for HTTP/1.0, a client that said close, or an answer given before
+       * its body was read. */
+      if (soup_server_message_get_http_version (msg) == SOUP_HTTP_1_1
+          && !soup_message_headers_header_contains (soup_server_message_get_request_headers (msg),
+                                                    "Connection", "close")
+          && g_object_get_data (G_OBJECT (msg), LINGER_KEY) == NULL)
+        {
+          soup_message_headers_remove (soup_server_message_get_response_headers (msg),
+                                       "Connection");
+          conn->keep = TRUE;
+        }
     }
+}
+
+/* The answer is all written: a connection kept alive is taken back from
+ * libsoup before libsoup would keep it itself, as libsoup 3.2 leaks every
+ * idle connection that its client closes. libsoup ends the message it lets
+ * go of without a "finished"; its handlers (ours: they free what served
+ * it) are run here. */
+static void
+on_wrote_body (SoupServerMessage *msg, gpointer user_data)
+{
+  Conn *conn = conn_for_message (user_data, msg);
+  g_autoptr (GIOStream) stream = NULL;
+
+  if (conn == NULL || conn->state != CONN_ACTIVE || !conn->keep
+      || soup_message_headers_header_contains (soup_server_message_get_response_headers (msg),
+                                               "Connection", "close"))
+    return;
+  stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL)
+    return;
+  g_object_set_data (G_OBJECT (msg), KEPT_KEY, GINT_TO_POINTER (1));
+  g_signal_emit_by_name (msg, "finished");
 }
 
 static void
@@ -864,7 +924,12 @@ on_finished (SoupServerMessage *msg, gpointer user_data)
   g_signal_handlers_disconnect_by_data (msg, self);
   if (conn == NULL)
     return;
-  /* libsoup closes the connection right after this (Connection: close); a
+  if (g_object_get_data (G_OBJECT (msg), KEPT_KEY) != NULL)
+    {
+      conn_keep (conn);
+      return;
+    }
+  /* libsoup closes the connection right after this (not kept alive); a
    * duplicate of the descriptor keeps the socket open for the lingering. */
   if (g_object_get_data (G_OBJECT (msg), LINGER_KEY) != NULL && conn->state != CONN_CLOSING)
     {
@@ -893,12 +958,13 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
 {
   NearbyConnections *self = user_data;
 
-  /* One request per connection: see the header. */
+  /* Unless its request is read whole and asks no close: on_got_body (). */
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
                                 "close");
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), self);
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), self);
   g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), self);
+  g_signal_connect (msg, "wrote-body", G_CALLBACK (on_wrote_body), self);
   g_signal_connect (msg, "finished", G_CALLBACK (on_finished), self);
 }
 
@@ -936,6 +1002,9 @@ on_sweep (gpointer user_data)
         continue;
       switch (conn->state)
         {
+        case CONN_IDLE:
+          conn_drop (conn, "idle after an answer"); /* as any server does: not worth a line */
+          break;
         case CONN_WAITING:
         case CONN_HELLO:
         case CONN_HEADERS:

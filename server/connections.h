@@ -10,8 +10,12 @@
  *
  * Why not libsoup's own listener: libsoup 3.2.3 stops accepting for good
  * after one accept() error (EMFILE), and leaks every connection that a client
- * closes while it is idle. So every response also says "Connection: close":
- * an idle keep-alive connection never exists.
+ * closes while it is idle. So libsoup never holds an idle connection: once
+ * an answer is written on a connection kept alive (HTTP/1.1, its request
+ * read whole, no close asked), we take it back, and it waits for its next
+ * request as a new connection does, under the same caps and header
+ * deadline. Pipelined requests are not supported: a request sent before
+ * the answer to the one before it may be lost with libsoup's buffer.
  *
  * One port serves plain HTTP and TLS: a connection whose first byte is 0x16
  * (a TLS handshake record) is handshaken with the server's certificate and

@@ -71,6 +71,72 @@ def keepalive_closes(args):
     print("%d of %d" % (ok, args.count))
 
 
+def one_response(s, deadline):
+    """Reads one response with a Content-Length; returns (status line, headers
+    in lower case, whole), or None once the connection is closed."""
+    data = b""
+    while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(l.lower().split(": ", 1) for l in lines[1:] if ": " in l)
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length and time.monotonic() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        body += chunk
+    return lines[0], headers, len(body) == length
+
+
+def keepalive_idle(args):
+    """Requests one after another on one connection (TLS with --tls), as the
+    request line and Connection header given; then waits for the server to
+    close the connection, and says after how long."""
+    s = connect(args.port, timeout=args.seconds)
+    if args.tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s)
+    deadline = time.monotonic() + args.seconds
+    answered, said_close = 0, False
+    for _ in range(args.requests):
+        request = "GET /?format=json %s\r\nHost: t\r\n%s\r\n" % (
+            args.version, "Connection: %s\r\n" % args.connection if args.connection else "")
+        try:
+            s.sendall(request.encode())
+            got = one_response(s, deadline)
+        except OSError:
+            got = None
+        if got is None:
+            break
+        status, headers, whole = got
+        if status.endswith(" 200 OK") and whole:
+            answered += 1
+        said_close = "close" in headers.get("connection", "")
+        if said_close:
+            break
+    t0 = time.monotonic()
+    closed = "open"
+    try:
+        while time.monotonic() < deadline:
+            if not s.recv(4096):
+                closed = "closed"
+                break
+    except (socket.timeout, ssl.SSLError):
+        pass
+    except OSError:
+        closed = "closed"
+    print("%d of %d answered on one connection%s; %s after %.1f s" % (
+        answered, args.requests, " (the last said close)" if said_close else "", closed,
+        time.monotonic() - t0))
+    s.close()
+
+
 def hold(args):
     """Idle connections (no byte) and slowloris ones (a request line, then a
     header byte a second), from the given source addresses; reports how many
@@ -275,6 +341,14 @@ def main():
     a.add_argument("count", type=int)
     a.add_argument("--seconds", type=float, default=120)
     a.set_defaults(func=keepalive_closes)
+    a = sub.add_parser("keepalive-idle")
+    a.add_argument("port", type=int)
+    a.add_argument("--requests", type=int, default=3)
+    a.add_argument("--tls", action="store_true")
+    a.add_argument("--version", default="HTTP/1.1")
+    a.add_argument("--connection", default="")
+    a.add_argument("--seconds", type=float, default=30)
+    a.set_defaults(func=keepalive_idle)
     a = sub.add_parser("hold")
     a.add_argument("port", type=int)
     a.add_argument("--idle", type=int, default=0)
