@@ -50,6 +50,7 @@
 /* A TLS record: content type 22 (handshake), version 3.x, a length up to
  * 2^14; its first message a ClientHello (1). */
 #define TLS_RECORD_HANDSHAKE 0x16
+#define TLS_RECORD_APPLICATION_DATA 0x17
 #define TLS_CLIENT_HELLO 0x01
 #define TLS_MAX_RECORD 16384
 /* Leave the client time to read a response before the close_notify that
@@ -523,6 +524,29 @@ on_hello_retry (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The next request's first byte on a kept-alive connection. Only a request
+ * goes to libsoup: libsoup's close after anything else (a TLS alert, a
+ * byte and a hang-up) writes a close_notify that blocks the main loop while
+ * the client does not read, and the end of the last answer may still fill
+ * its buffer. So: TLS application data, and room to write, or we close. */
+static void
+conn_resume (Conn *conn, guchar byte)
+{
+  struct pollfd pfd = { .fd = g_socket_get_fd (conn->socket), .events = POLLOUT };
+
+  if ((conn->tls != NULL && byte != TLS_RECORD_APPLICATION_DATA) || poll (&pfd, 1, 0) != 1
+      || (pfd.revents & POLLOUT) == 0)
+    {
+      conn_drop (conn, "no request after an answer");
+      return;
+    }
+  /* Its headers get the whole header time from now, not what idling left. */
+  set_deadline (conn, conn->self->limits.header_timeout_ms);
+  conn->header_deadline = conn->deadline;
+  conn_hand_over (conn,
+                  conn->tls != NULL ? G_IO_STREAM (conn->tls) : G_IO_STREAM (conn->connection));
+}
+
 static gboolean
 on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -540,8 +564,7 @@ on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
       conn_free (conn);
     }
   else if (conn->state == CONN_IDLE)
-    conn_hand_over (conn,
-                    conn->tls != NULL ? G_IO_STREAM (conn->tls) : G_IO_STREAM (conn->connection));
+    conn_resume (conn, byte);
   else if (byte == TLS_RECORD_HANDSHAKE && conn->self->certificate != NULL)
     conn_check_hello (conn);
   else
@@ -572,23 +595,26 @@ conn_keep (Conn *conn)
   conn_wait_first_byte (conn);
 }
 
-/* Makes room for one more connection: the oldest one still waiting for its
- * request headers goes (idle connections and slow senders first, never a
- * request in progress). */
+/* Makes room for one more connection: the oldest one kept alive after an
+ * answer goes, else the oldest one still waiting for its request headers
+ * (idle connections and slow senders), never a request in progress. */
 static gboolean
 make_room (NearbyConnections *self)
 {
-  for (GList *l = self->conns.head; l != NULL; l = l->next)
-    {
-      Conn *conn = l->data;
+  for (int pass = 0; pass < 2; pass++)
+    for (GList *l = self->conns.head; l != NULL; l = l->next)
+      {
+        Conn *conn = l->data;
 
-      if (conn->state == CONN_WAITING || conn->state == CONN_IDLE || conn->state == CONN_HELLO
-          || conn->state == CONN_HANDSHAKE || conn->state == CONN_HEADERS)
-        {
-          conn_drop (conn, "making room for a new connection");
-          return TRUE;
-        }
-    }
+        if (conn->state == CONN_IDLE
+            || (pass == 1
+                && (conn->state == CONN_WAITING || conn->state == CONN_HELLO
+                    || conn->state == CONN_HANDSHAKE || conn->state == CONN_HEADERS)))
+          {
+            conn_drop (conn, "making room for a new connection");
+            return TRUE;
+          }
+      }
   return FALSE;
 }
 
@@ -906,11 +932,14 @@ on_wrote_body (SoupServerMessage *msg, gpointer user_data)
       || soup_message_headers_header_contains (soup_server_message_get_response_headers (msg),
                                                "Connection", "close"))
     return;
+  g_object_ref (msg); /* the steal may drop libsoup's last reference */
   stream = soup_server_message_steal_connection (msg);
-  if (stream == NULL)
-    return;
-  g_object_set_data (G_OBJECT (msg), KEPT_KEY, GINT_TO_POINTER (1));
-  g_signal_emit_by_name (msg, "finished");
+  if (stream != NULL)
+    {
+      g_object_set_data (G_OBJECT (msg), KEPT_KEY, GINT_TO_POINTER (1));
+      g_signal_emit_by_name (msg, "finished");
+    }
+  g_object_unref (msg);
 }
 
 static void
