@@ -250,6 +250,15 @@ set_deadline (Conn *conn, guint ms)
   conn->deadline = g_get_monotonic_time () + (gint64) ms * 1000;
 }
 
+/* Starts the clock for a whole request's headers: from accept, or from the
+ * first byte of the next request on a kept-alive connection. */
+static void
+set_header_deadline (Conn *conn)
+{
+  set_deadline (conn, conn->self->limits.header_timeout_ms);
+  conn->header_deadline = conn->deadline;
+}
+
 /* libsoup has (or is about to) let go of @conn; it is freed once its socket
  * is closed, or closed under libsoup after a grace period. */
 static void
@@ -540,9 +549,7 @@ conn_resume (Conn *conn, guchar byte)
       conn_drop (conn, "no request after an answer");
       return;
     }
-  /* Its headers get the whole header time from now, not what idling left. */
-  set_deadline (conn, conn->self->limits.header_timeout_ms);
-  conn->header_deadline = conn->deadline;
+  set_header_deadline (conn); /* the whole of it, not what idling left */
   conn_hand_over (conn,
                   conn->tls != NULL ? G_IO_STREAM (conn->tls) : G_IO_STREAM (conn->connection));
 }
@@ -590,8 +597,7 @@ static void
 conn_keep (Conn *conn)
 {
   conn->state = CONN_IDLE;
-  set_deadline (conn, conn->self->limits.header_timeout_ms);
-  conn->header_deadline = conn->deadline;
+  set_header_deadline (conn);
   conn_wait_first_byte (conn);
 }
 
@@ -655,8 +661,7 @@ take (NearbyConnections *self, GSocket *socket)
   conn->client = g_steal_pointer (&client);
   conn->state = CONN_WAITING;
   self->n_open++;
-  set_deadline (conn, self->limits.header_timeout_ms);
-  conn->header_deadline = conn->deadline;
+  set_header_deadline (conn);
   g_queue_push_tail (&self->conns, conn);
   conn->link = self->conns.tail;
   g_hash_table_insert (self->per_client, g_strdup (conn->client), GUINT_TO_POINTER (count + 1));
