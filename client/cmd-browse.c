@@ -224,8 +224,10 @@ on_event (NearbyBrowseEvent event, const NearbyService *s, gpointer user_data)
                      : event == NEARBY_BROWSE_CHANGED ? "changed"
                                                       : "vanished";
 
-  if (event == NEARBY_BROWSE_COMPLETE)
-    return; /* the watch goes on as it began: one line per event */
+  /* The watch goes on as it began: one line per event (a lost
+   * avahi-daemon is warned of). */
+  if (event == NEARBY_BROWSE_COMPLETE || event == NEARBY_BROWSE_LOST)
+    return;
 
   /* A branch whose record changes its root leaves or joins the project;
    * --project shows its events either way while it was shown (vanished

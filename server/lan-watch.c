@@ -27,6 +27,7 @@ typedef struct
   RunState state;       /* under lock */
   GHashTable *services; /* under lock: NearbyService id -> NearbyService */
   char *error;          /* under lock: why it is over, unless cancelled */
+  gboolean lost;        /* under lock: avahi-daemon went away, not yet back */
   GCancellable *cancellable;
   GThread *thread;
   GMainContext *main_context; /* the watch's, told of each change of state */
@@ -93,6 +94,16 @@ run_state (Run *run)
   return state;
 }
 
+/* Why @run cannot browse, or NULL; under its lock. What a lost daemon
+ * leaves stays listed (servers that stop answering still go). */
+static const char *
+run_problem (Run *run)
+{
+  if (run->error == NULL && run->lost)
+    return "avahi-daemon went away; the branches listed were seen before it did";
+  return run->error;
+}
+
 /* A copy of what @run has seen, to read without the lock. */
 static NearbyLanView *
 run_view (Run *run)
@@ -106,7 +117,7 @@ run_view (Run *run)
   g_hash_table_iter_init (&iter, run->services);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (view->services, nearby_service_copy (value));
-  view->error = g_strdup (run->error);
+  view->error = g_strdup (run_problem (run));
   view->complete = run->state != RUN_STARTING;
   g_mutex_unlock (&run->lock);
   g_ptr_array_sort (view->services, nearby_service_compare);
@@ -142,11 +153,16 @@ on_event (NearbyBrowseEvent event, const NearbyService *service, gpointer user_d
       g_hash_table_remove (run->services, service->id);
       break;
     case NEARBY_BROWSE_COMPLETE:
-      if (run->state == RUN_STARTING)
+      if (run->state == RUN_STARTING || run->lost)
         {
           run->state = RUN_COMPLETE;
+          run->lost = FALSE;
           told = TRUE;
         }
+      break;
+    case NEARBY_BROWSE_LOST:
+      run->lost = TRUE;
+      told = TRUE;
       break;
     }
   g_mutex_unlock (&run->lock);
@@ -217,21 +233,25 @@ static gboolean
 on_told (gpointer user_data)
 {
   Run *run = user_data;
-
   NearbyLanWatch *watch = run->watch;
+  const char *problem;
 
   /* A run that was stopped has no one to tell. */
   if (watch == NULL || watch->run != run || run_state (run) == RUN_STARTING)
     return G_SOURCE_REMOVE;
   g_mutex_lock (&run->lock);
-  if (run->error != NULL && g_strcmp0 (run->error, watch->said) != 0)
+  problem = run_problem (run);
+  if (problem != NULL && g_strcmp0 (problem, watch->said) != 0)
     {
-      g_message ("/nearby cannot browse the network: %s", run->error);
+      g_message ("/nearby cannot browse the network: %s", problem);
       g_free (watch->said);
-      watch->said = g_strdup (run->error);
+      watch->said = g_strdup (problem);
     }
-  else if (run->error == NULL && run->state == RUN_COMPLETE)
-    g_clear_pointer (&watch->said, g_free);
+  else if (problem == NULL && run->state == RUN_COMPLETE && watch->said != NULL)
+    {
+      g_message ("/nearby browses the network again");
+      g_clear_pointer (&watch->said, g_free);
+    }
   g_mutex_unlock (&run->lock);
   answer_all (watch);
   return G_SOURCE_REMOVE;

@@ -116,6 +116,7 @@ struct _Browse
   GSource *sweep;        /* after reconnecting: what did not come back vanished */
   gboolean sweep_due;
   gboolean told_complete; /* NEARBY_BROWSE_COMPLETE has been reported */
+  gboolean lost;          /* NEARBY_BROWSE_LOST, and the sweep not yet over */
 };
 
 void
@@ -705,6 +706,12 @@ on_sweep (gpointer user_data)
 
       merge (b, key);
     }
+  if (b->lost)
+    {
+      b->lost = FALSE;
+      if (b->func != NULL)
+        b->func (NEARBY_BROWSE_COMPLETE, NULL, b->user_data);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -730,6 +737,10 @@ on_reconnect (gpointer user_data)
 
   g_clear_pointer (&b->reconnect, g_source_unref);
   g_warning ("lost avahi-daemon; watching again when it is back");
+  /* A sweep for the daemon before this one would find nothing now. */
+  if (b->sweep != NULL)
+    g_source_destroy (b->sweep);
+  g_clear_pointer (&b->sweep, g_source_unref);
   g_queue_clear (&b->waiting);
   g_hash_table_remove_all (b->copies);
   b->pending = b->active = 0;
@@ -744,6 +755,12 @@ on_reconnect (gpointer user_data)
       g_set_error (&b->error, NEARBY_ERROR, NEARBY_ERROR_FAILED, "lost avahi-daemon: %s",
                    avahi_strerror (rc));
       g_main_loop_quit (b->loop);
+    }
+  else if (!b->lost)
+    {
+      b->lost = TRUE;
+      if (b->func != NULL)
+        b->func (NEARBY_BROWSE_LOST, NULL, b->user_data);
     }
   return G_SOURCE_REMOVE;
 }

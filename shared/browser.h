@@ -50,7 +50,8 @@ typedef enum
   NEARBY_BROWSE_APPEARED,
   NEARBY_BROWSE_CHANGED,
   NEARBY_BROWSE_VANISHED,
-  NEARBY_BROWSE_COMPLETE, /* once, with no service: see nearby_browse() */
+  NEARBY_BROWSE_COMPLETE, /* with no service: see nearby_browse() */
+  NEARBY_BROWSE_LOST,     /* with no service: avahi-daemon went away */
 } NearbyBrowseEvent;
 
 typedef void (*NearbyBrowseFunc) (NearbyBrowseEvent event, const NearbyService *service,
@@ -67,8 +68,10 @@ typedef void (*NearbyBrowseFunc) (NearbyBrowseEvent event, const NearbyService *
  * once (with @service NULL) when what a browse without @watch would have
  * found has been reported: ALL_FOR_NOW came, the resolvers have answered
  * (or stayed silent for the grace that browse gives them) and no
- * appearance is held back. A restarted avahi-daemon is waited for; what
- * it no longer has then vanishes. */
+ * appearance is held back. A daemon that goes away is waited for: LOST
+ * (with @service NULL) says so, what was reported stays as it was, unseen
+ * by Avahi, and once the daemon is back and has been browsed, what it no
+ * longer has vanishes and COMPLETE is said again. */
 GPtrArray *nearby_browse (guint timeout_ms, gboolean watch, NearbyBrowseFunc func,
                           gpointer user_data, GCancellable *cancellable, GError **error);
 

@@ -182,6 +182,30 @@ page "$A/nearby?format=json" "$T/again.json"
 check_contains "and the next request browses again, and waits for it" \
   "$ROOT carol/experiment nearby webapp/main|tool $TOOLROOT tool/main|" "$(groups "$T/again.json")"
 
+# alice's avahi-daemon goes away: her page says that what it lists was seen
+# before, and keeps it; once the daemon is back, the page is whole again.
+LOST='avahi-daemon went away; the branches listed were seen before it did'
+avahi_stop alice || not_ok "avahi-daemon stops on alice"
+lost () { page "$A/nearby?format=json" "$T/lost.json" && grep -qF "$LOST" "$T/lost.json"; }
+check "without avahi-daemon, alice's page says its list was seen before" wait_until 10 lost
+check_eq "its JSON: not browsing, the reason" "False $LOST" \
+  "$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["browsing"], d["error"])' "$T/lost.json")"
+check_contains "and what it saw before" \
+  "$ROOT carol/experiment nearby webapp/main|tool $TOOLROOT tool/main|" "$(groups "$T/lost.json")"
+check_contains "the page says it above the list" \
+  "<p class=\"error\">Browsing the network is not possible here: $LOST</p>" "$(on bob curl -s -m 5 "$A/nearby")"
+check_contains "(the list is there)" "webapp/main</a>" "$(on bob curl -s -m 5 "$A/nearby")"
+check_eq "the log says it once" 1 "$(grep -cF "/nearby cannot browse the network: $LOST" "$T/alice.log")"
+avahi_start alice || not_ok "avahi-daemon starts on alice again"
+back () {
+  page "$A/nearby?format=json" "$T/back.json" \
+    && [ "$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["browsing"], d["error"])' "$T/back.json")" = "True None" ]
+}
+check "once it is back, the page browses again" wait_until 20 back
+check_contains "with every branch" \
+  "$ROOT carol/experiment nearby webapp/main|tool $TOOLROOT tool/main|" "$(groups "$T/back.json")"
+check_contains "and the log says so" "/nearby browses the network again" "$(cat "$T/alice.log")"
+
 # dave has no avahi-daemon: the page says so, the rest is served.
 D="http://10.77.0.5:$(cat "$T/dave.port")"
 check_contains "without avahi-daemon, the page says browsing is not possible" \
