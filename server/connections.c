@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "connections.h"
+#include "read-ahead.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,12 +51,15 @@
 /* A TLS record: content type 22 (handshake), version 3.x, a length up to
  * 2^14; its first message a ClientHello (1). */
 #define TLS_RECORD_HANDSHAKE 0x16
-#define TLS_RECORD_APPLICATION_DATA 0x17
 #define TLS_CLIENT_HELLO 0x01
 #define TLS_MAX_RECORD 16384
 /* Leave the client time to read a response before the close_notify that
  * libsoup sends synchronously, on the main loop, as it closes. */
 #define TLS_CLOSE_TIMEOUT_S 1
+
+/* Of a kept-alive connection's next request, we read this much at most
+ * (a TLS record's worth) before libsoup is given it and reads the rest. */
+#define READ_AHEAD_CHUNK 16384
 
 #define LINGER_KEY "nearby-linger"
 #define KEPT_KEY "nearby-kept"
@@ -70,7 +74,8 @@ typedef enum
   CONN_BODY,      /* reading the request body */
   CONN_ACTIVE,    /* the request is being answered */
   CONN_IDLE,      /* kept alive after an answer: ours again, until the next request */
-  CONN_CLOSING,   /* shut down by us; libsoup has yet to notice */
+  CONN_AHEAD,     /* the next request's start is read; ours, until there is room to answer */
+  CONN_CLOSING,   /* shut down by us; libsoup (or a TLS thread) has yet to notice */
 } ConnState;
 
 typedef struct _NearbyConnections NearbyConnections;
@@ -87,10 +92,14 @@ typedef struct
   ConnState state;
   gint64 deadline;        /* monotonic µs; 0: none */
   gint64 header_deadline; /* for the whole of the request headers */
-  GSource *wait;          /* for the first byte, or the rest of a ClientHello */
+  GSource *wait;          /* for the first byte, the rest of a ClientHello, the next
+                             request's first bytes, or room to answer it */
   guint hello_retry_ms;
-  gboolean keep; /* the answer being written leaves the connection open */
-  GList *link;   /* in self->conns */
+  gboolean keep;     /* the answer being written leaves the connection open */
+  gboolean hung_up;  /* the client sent its last, or what TLS refuses */
+  GByteArray *ahead; /* the next request's start, read by us */
+  GIOStream *handed; /* the last stream with some of it, given to libsoup */
+  GList *link;       /* in self->conns */
 } Conn;
 
 typedef struct
@@ -286,6 +295,8 @@ static void
 conn_release (Conn *conn)
 {
   conn_stop_waiting (conn);
+  g_clear_pointer (&conn->ahead, g_byte_array_unref);
+  g_clear_object (&conn->handed);
   g_clear_object (&conn->handshake);
   g_clear_object (&conn->tls);
   g_clear_object (&conn->connection);
@@ -313,7 +324,8 @@ static void
 conn_drop (Conn *conn, const char *why)
 {
   g_debug ("%s: closing a connection: %s", conn->client, why);
-  if (conn->state == CONN_WAITING || conn->state == CONN_HELLO || conn->state == CONN_IDLE)
+  if (conn->state == CONN_WAITING || conn->state == CONN_HELLO
+      || ((conn->state == CONN_IDLE || conn->state == CONN_AHEAD) && conn->tls == NULL))
     {
       g_socket_close (conn->socket, NULL);
       conn_free (conn);
@@ -323,9 +335,13 @@ conn_drop (Conn *conn, const char *why)
     return;
   /* A handshake's thread wakes up on the cancellable and the shut-down
    * socket; its callback then frees @conn. The descriptor stays open till
-   * then: closing it under a thread that polls it could hit a new one. */
+   * then: closing it under a thread that polls it could hit a new one.
+   * A kept TLS connection may have such a thread too: a client's
+   * renegotiation, which GnuTLS starts on our read of what it sent. */
   if (conn->state == CONN_HANDSHAKE)
     g_cancellable_cancel (conn->handshake);
+  if (conn->state == CONN_IDLE || conn->state == CONN_AHEAD)
+    conn_stop_waiting (conn);
   shutdown (g_socket_get_fd (conn->socket), SHUT_RDWR);
   conn_closing (conn);
 }
@@ -533,27 +549,6 @@ on_hello_retry (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* The next request's first byte on a kept-alive connection. Only a request
- * goes to libsoup: libsoup's close after anything else (a TLS alert, a
- * byte and a hang-up) writes a close_notify that blocks the main loop while
- * the client does not read, and the end of the last answer may still fill
- * its buffer. So: TLS application data, and room to write, or we close. */
-static void
-conn_resume (Conn *conn, guchar byte)
-{
-  struct pollfd pfd = { .fd = g_socket_get_fd (conn->socket), .events = POLLOUT };
-
-  if ((conn->tls != NULL && byte != TLS_RECORD_APPLICATION_DATA) || poll (&pfd, 1, 0) != 1
-      || (pfd.revents & POLLOUT) == 0)
-    {
-      conn_drop (conn, "no request after an answer");
-      return;
-    }
-  set_header_deadline (conn); /* the whole of it, not what idling left */
-  conn_hand_over (conn,
-                  conn->tls != NULL ? G_IO_STREAM (conn->tls) : G_IO_STREAM (conn->connection));
-}
-
 static gboolean
 on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -570,8 +565,6 @@ on_first_byte (GSocket *socket, GIOCondition condition, gpointer user_data)
       g_socket_close (socket, NULL);
       conn_free (conn);
     }
-  else if (conn->state == CONN_IDLE)
-    conn_resume (conn, byte);
   else if (byte == TLS_RECORD_HANDSHAKE && conn->self->certificate != NULL)
     conn_check_hello (conn);
   else
@@ -590,15 +583,158 @@ conn_wait_first_byte (Conn *conn)
   g_source_attach (conn->wait, NULL);
 }
 
-/* After an answer on a kept-alive connection: ours alone again, waiting
- * for the next request's first byte as a new connection does, under the
- * same header deadline and caps (make_room () sheds it first). */
+typedef enum
+{
+  READ_SOME,
+  READ_NONE, /* for now */
+  READ_END,  /* the client hung up, or sent what TLS refuses */
+} ReadStatus;
+
+/* One read of what @input has now (a TLS record's worth), onto *@into
+ * (made if need be: an idle connection holds no buffer). */
+static ReadStatus
+read_chunk (GByteArray **into, GInputStream *input)
+{
+  g_autoptr (GError) error = NULL;
+  guint8 buffer[READ_AHEAD_CHUNK];
+  gssize n;
+
+  if (!G_IS_POLLABLE_INPUT_STREAM (input))
+    return READ_END;
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), buffer,
+                                                sizeof buffer, NULL, &error);
+  if (n > 0)
+    {
+      if (*into == NULL)
+        *into = g_byte_array_sized_new ((guint) n);
+      g_byte_array_append (*into, buffer, (guint) n);
+      return READ_SOME;
+    }
+  return n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ? READ_NONE
+                                                                              : READ_END;
+}
+
+/* What libsoup read past the answer just written is in @stolen (the stream
+ * it let go of) alone, and would be dropped with it: libsoup reads in
+ * blocks of 8 KiB, and a client that pipelines sends its next request
+ * early. So it is read onto conn->ahead: libsoup's block in one read, then
+ * the rest of what we read ahead last time. With no block left, that read
+ * reaches what we read ahead, what GnuTLS holds decrypted (no wait on the
+ * socket would see it), or the socket's. FALSE once the client has hung
+ * up, or sent what TLS refuses. */
+static gboolean
+conn_read_ahead (Conn *conn, GIOStream *stolen)
+{
+  g_autoptr (GIOStream) handed = g_steal_pointer (&conn->handed);
+  g_autoptr (GBytes) rest = NULL;
+
+  switch (read_chunk (&conn->ahead, g_io_stream_get_input_stream (stolen)))
+    {
+    case READ_SOME:
+      break;
+    case READ_NONE:
+      return TRUE;
+    case READ_END:
+      return FALSE;
+    }
+  if (handed != NULL && (rest = nearby_read_ahead_stream_take_rest (handed)) != NULL)
+    g_byte_array_append (conn->ahead, g_bytes_get_data (rest, NULL), g_bytes_get_size (rest));
+  return TRUE;
+}
+
+static GIOStream *
+conn_stream (Conn *conn)
+{
+  return conn->tls != NULL ? G_IO_STREAM (conn->tls) : G_IO_STREAM (conn->connection);
+}
+
+static gboolean
+on_room (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Conn *conn = user_data;
+  g_autoptr (GBytes) ahead = NULL;
+  g_autoptr (GIOStream) stream = NULL;
+
+  g_clear_pointer (&conn->wait, g_source_unref);
+  if ((condition & G_IO_OUT) == 0)
+    {
+      conn_drop (conn, "gone before its next request was answered");
+      return G_SOURCE_REMOVE;
+    }
+  ahead = g_byte_array_free_to_bytes (g_steal_pointer (&conn->ahead));
+  stream = nearby_read_ahead_stream_new (conn_stream (conn), ahead);
+  conn->handed = g_object_ref (stream);
+  conn_hand_over (conn, stream);
+  return G_SOURCE_REMOVE;
+}
+
+/* The next request's start is here; libsoup gets it, in front of the rest,
+ * once the end of the last answer has left room to write: libsoup's close
+ * of a TLS connection writes a close_notify that would block the main loop
+ * on a client that does not read. From the main loop, too: not inside the
+ * last answer's signals. */
+static void
+conn_wait_room (Conn *conn)
+{
+  conn->state = CONN_AHEAD;
+  conn->wait = g_socket_create_source (conn->socket, G_IO_OUT | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_room), conn, NULL);
+  g_source_attach (conn->wait, NULL);
+}
+
+/* Closes @conn, kept alive and ours alone, at once (conn_drop () waits for
+ * a thread that may poll a TLS socket): its client ended the stream, so no
+ * renegotiation's thread is on it. */
+static void
+conn_close_ended (Conn *conn, const char *why)
+{
+  g_debug ("%s: closing a connection: %s", conn->client, why);
+  g_socket_close (conn->socket, NULL);
+  conn_free (conn);
+}
+
+/* Bytes on an idle kept-alive connection: only a request's, decrypted,
+ * go to libsoup; a TLS alert, a hang-up or a part of a record do not. */
+static gboolean
+on_next_bytes (GObject *input, gpointer user_data)
+{
+  Conn *conn = user_data;
+  ReadStatus status = read_chunk (&conn->ahead, G_INPUT_STREAM (input));
+
+  if (status == READ_NONE)
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&conn->wait, g_source_unref);
+  if (status == READ_END)
+    {
+      conn_close_ended (conn, "no request after an answer");
+      return G_SOURCE_REMOVE;
+    }
+  set_header_deadline (conn); /* the whole of it, from its first byte */
+  conn_wait_room (conn);
+  return G_SOURCE_REMOVE;
+}
+
+/* After an answer on a kept-alive connection: ours alone again, with what
+ * was read of the next request (conn_read_ahead () at the steal), waiting
+ * for the rest of its start as a new connection waits for its first byte,
+ * under the same header deadline and caps (make_room () sheds it first). */
 static void
 conn_keep (Conn *conn)
 {
+  GInputStream *input = g_io_stream_get_input_stream (conn_stream (conn));
+
   conn->state = CONN_IDLE;
   set_header_deadline (conn);
-  conn_wait_first_byte (conn);
+  if (conn->ahead != NULL)
+    conn_wait_room (conn); /* pipelined, or quick: libsoup answers, then sees any hang-up */
+  else if (conn->hung_up)
+    conn_close_ended (conn, "hung up after an answer");
+  else
+    {
+      conn->wait = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
+      g_source_set_callback (conn->wait, G_SOURCE_FUNC (on_next_bytes), conn, NULL);
+      g_source_attach (conn->wait, NULL);
+    }
 }
 
 /* Makes room for one more connection: the oldest one kept alive after an
@@ -615,7 +751,8 @@ make_room (NearbyConnections *self)
         if (conn->state == CONN_IDLE
             || (pass == 1
                 && (conn->state == CONN_WAITING || conn->state == CONN_HELLO
-                    || conn->state == CONN_HANDSHAKE || conn->state == CONN_HEADERS)))
+                    || conn->state == CONN_HANDSHAKE || conn->state == CONN_AHEAD
+                    || conn->state == CONN_HEADERS)))
           {
             conn_drop (conn, "making room for a new connection");
             return TRUE;
@@ -941,6 +1078,7 @@ on_wrote_body (SoupServerMessage *msg, gpointer user_data)
   stream = soup_server_message_steal_connection (msg);
   if (stream != NULL)
     {
+      conn->hung_up = !conn_read_ahead (conn, stream);
       g_object_set_data (G_OBJECT (msg), KEPT_KEY, GINT_TO_POINTER (1));
       g_signal_emit_by_name (msg, "finished");
     }
@@ -1045,6 +1183,11 @@ on_sweep (gpointer user_data)
           g_message ("%s: no complete request within %u ms; closing the connection", conn->client,
                      self->limits.header_timeout_ms);
           conn_drop (conn, "header timeout");
+          break;
+        case CONN_AHEAD:
+          g_message ("%s: its answers not read for %u ms; closing the connection", conn->client,
+                     self->limits.header_timeout_ms);
+          conn_drop (conn, "answers not read");
           break;
         case CONN_BODY:
           g_message ("%s: the request body stalled for %u ms; closing the connection", conn->client,

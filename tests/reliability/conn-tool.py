@@ -71,31 +71,43 @@ def keepalive_closes(args):
     print("%d of %d" % (ok, args.count))
 
 
-def one_response(s, deadline):
-    """Reads one response with a Content-Length; returns (status line, headers
-    in lower case, whole), or None once the connection is closed."""
-    data = b""
-    while b"\r\n\r\n" not in data and time.monotonic() < deadline:
-        chunk = s.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(l.lower().split(": ", 1) for l in lines[1:] if ": " in l)
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length and time.monotonic() < deadline:
-        chunk = s.recv(65536)
-        if not chunk:
-            return None
-        body += chunk
-    return lines[0], headers, len(body) == length
+class Responses:
+    """Reads responses with a Content-Length off one connection, keeping
+    what arrives past one for the next (pipelined answers come together)."""
+
+    def __init__(self, s):
+        self.s, self.data = s, b""
+
+    def _more(self):
+        chunk = self.s.recv(65536)
+        self.data += chunk
+        return bool(chunk)
+
+    def next(self, deadline):
+        """(status line, headers in lower case, whole), or None once the
+        connection is closed."""
+        while b"\r\n\r\n" not in self.data and time.monotonic() < deadline:
+            if not self._more():
+                return None
+        head, _, rest = self.data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(l.lower().split(": ", 1) for l in lines[1:] if ": " in l)
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length and time.monotonic() < deadline:
+            if not self._more():
+                return None
+            rest = self.data.partition(b"\r\n\r\n")[2]
+        self.data = rest[length:]
+        return lines[0], headers, len(rest) >= length
 
 
 def keepalive_idle(args):
     """Requests one after another on one connection (TLS with --tls), as the
-    request line and Connection header given; then waits for the server to
-    close the connection, and says after how long."""
+    request line and Connection header given, or all sent at once with
+    --pipeline (for the web page and its JSON in turn, so that an answer out
+    of order does not count; each --size bytes; --half-close: then says it
+    has sent all); then waits for the server to close the
+    connection, and says after how long."""
     s = connect(args.port, timeout=args.seconds)
     if args.tls:
         ctx = ssl.create_default_context()
@@ -104,18 +116,33 @@ def keepalive_idle(args):
         s = ctx.wrap_socket(s)
     deadline = time.monotonic() + args.seconds
     answered, said_close = 0, False
-    for _ in range(args.requests):
-        request = "GET /?format=json %s\r\nHost: t\r\n%s\r\n" % (
-            args.version, "Connection: %s\r\n" % args.connection if args.connection else "")
+    def request(i):
+        path = "/" if args.pipeline and i % 2 else "/?format=json"
+        text = "GET %s %s\r\nHost: t\r\n%s" % (
+            path, args.version, "Connection: %s\r\n" % args.connection if args.connection else "")
+        pad = args.size - len(text) - len("X-Pad: \r\n\r\n")
+        return (text + ("X-Pad: %s\r\n" % ("p" * pad) if pad > 0 else "") + "\r\n").encode()
+
+    def expected(i):
+        return "text/html" if args.pipeline and i % 2 else "application/json"
+
+    responses = Responses(s)
+    if args.pipeline:
+        s.sendall(b"".join(request(i) for i in range(args.requests)))
+        if args.half_close:
+            s.shutdown(socket.SHUT_WR)
+    for i in range(args.requests):
         try:
-            s.sendall(request.encode())
-            got = one_response(s, deadline)
+            if not args.pipeline:
+                s.sendall(request(i))
+            got = responses.next(deadline)
         except OSError:
             got = None
         if got is None:
             break
         status, headers, whole = got
-        if status.endswith(" 200 OK") and whole:
+        if (status.endswith(" 200 OK") and whole
+                and headers.get("content-type", "").startswith(expected(i))):
             answered += 1
         said_close = "close" in headers.get("connection", "")
         if said_close:
@@ -347,6 +374,9 @@ def main():
     a.add_argument("--tls", action="store_true")
     a.add_argument("--version", default="HTTP/1.1")
     a.add_argument("--connection", default="")
+    a.add_argument("--pipeline", action="store_true")
+    a.add_argument("--size", type=int, default=0)
+    a.add_argument("--half-close", action="store_true")
     a.add_argument("--seconds", type=float, default=30)
     a.set_defaults(func=keepalive_idle)
     a = sub.add_parser("hold")

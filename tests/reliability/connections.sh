@@ -54,6 +54,20 @@ check_contains "three requests answered on one connection" "3 of 3 answered on o
 check "which the header deadline (2 s) closes once idle ($out)" bash -c "echo '$out' | grep -Eq 'closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --requests 5)
 check_contains "over TLS too" "5 of 5 answered on one connection; closed after" "$out"
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --pipeline --requests 5)
+check "five requests sent at once (pipelined) are all answered, in turn ($out)" bash -c "echo '$out' | grep -Eq '^5 of 5 answered on one connection; closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --pipeline --requests 5)
+check "over TLS too ($out)" bash -c "echo '$out' | grep -Eq '^5 of 5 answered on one connection; closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
+# libsoup reads 8 KiB at a time, a TLS record holds 16: sixteen requests of
+# 1 KiB in one record end one at libsoup's boundary, the rest in GnuTLS.
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --pipeline --requests 16 --size 1024)
+check "sixteen of 1 KiB in one TLS record too ($out)" bash -c "echo '$out' | grep -Eq '^16 of 16 answered on one connection; closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --pipeline --requests 40 --size 2000)
+check "forty of 2,000 bytes, more than is read ahead at once ($out)" bash -c "echo '$out' | grep -Eq '^40 of 40 answered on one connection; closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --pipeline --requests 40 --size 2000)
+check "over TLS too ($out)" bash -c "echo '$out' | grep -Eq '^40 of 40 answered on one connection; closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --pipeline --requests 4 --half-close)
+check "four from a client that says it sent all are answered, then the connection closes ($out)" bash -c "echo '$out' | grep -Eq '^4 of 4 answered on one connection; closed after 0\.[0-4] s'"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --connection close)
 check_contains "a request that says Connection: close is answered so and closed" "1 of 3 answered on one connection (the last said close); closed after 0." "$out"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --version HTTP/1.0)
