@@ -12,9 +12,11 @@ import sys
 import time
 
 
-def connect(port, source=None, timeout=5.0):
+def connect(port, source=None, timeout=5.0, rcvbuf=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     if source:
         s.bind((source, 0))
     s.connect(("127.0.0.1", port))
@@ -75,11 +77,11 @@ class Responses:
     """Reads responses with a Content-Length off one connection, keeping
     what arrives past one for the next (pipelined answers come together)."""
 
-    def __init__(self, s):
-        self.s, self.data = s, b""
+    def __init__(self, s, slow=False):
+        self.s, self.data, self.slow = s, b"", slow
 
     def _more(self):
-        chunk = self.s.recv(65536)
+        chunk = self.s.recv(4096 if self.slow else 65536)
         self.data += chunk
         return bool(chunk)
 
@@ -92,6 +94,9 @@ class Responses:
         head, _, rest = self.data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         headers = dict(l.lower().split(": ", 1) for l in lines[1:] if ": " in l)
+        if headers.get("transfer-encoding", "") == "chunked":
+            self.data = rest
+            return lines[0], headers, self._chunked(deadline)
         length = int(headers.get("content-length", "0"))
         while len(rest) < length and time.monotonic() < deadline:
             if not self._more():
@@ -100,15 +105,50 @@ class Responses:
         self.data = rest[length:]
         return lines[0], headers, len(rest) >= length
 
+    def _chunked(self, deadline):
+        """Reads a chunked body (slowly, with --slow); whether it was whole.
+        Its size is left in self.body_size."""
+        self.body_size = 0
+        while time.monotonic() < deadline:
+            while b"\r\n" not in self.data:
+                if not self._more():
+                    return False
+            line, _, self.data = self.data.partition(b"\r\n")
+            size = int(line.split(b";")[0], 16)
+            while len(self.data) < size + 2:
+                if self.slow:
+                    time.sleep(0.001)
+                if not self._more():
+                    return False
+            self.data = self.data[size + 2:]
+            self.body_size += size
+            if size == 0:
+                return True
+        return False
+
+
+def pkt(text):
+    return b"%04x%s" % (len(text) + 4, text.encode())
+
+
+def big_request(spec):
+    """A protocol v0 fetch of REPO/BRANCH@TIP (a whole clone's pack)."""
+    path, _, tip = spec.rpartition("@")
+    body = pkt("want %s side-band-64k ofs-delta\n" % tip) + b"0000" + pkt("done\n")
+    return (("POST /%s/git-upload-pack HTTP/1.1\r\nHost: t\r\n"
+             "Content-Type: application/x-git-upload-pack-request\r\n"
+             "Content-Length: %d\r\n\r\n") % (path, len(body))).encode() + body
+
 
 def keepalive_idle(args):
     """Requests one after another on one connection (TLS with --tls), as the
     request line and Connection header given, or all sent at once with
     --pipeline (for the web page and its JSON in turn, so that an answer out
     of order does not count; each --size bytes; --half-close: then says it
-    has sent all); then waits for the server to close the
+    has sent all; --big REPO/BRANCH@TIP: the first a clone, read slowly
+    through a small receive buffer); then waits for the server to close the
     connection, and says after how long."""
-    s = connect(args.port, timeout=args.seconds)
+    s = connect(args.port, timeout=args.seconds, rcvbuf=16384 if args.big else 0)
     if args.tls:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -117,6 +157,8 @@ def keepalive_idle(args):
     deadline = time.monotonic() + args.seconds
     answered, said_close = 0, False
     def request(i):
+        if args.big and i == 0:
+            return big_request(args.big)
         path = "/" if args.pipeline and i % 2 else "/?format=json"
         text = "GET %s %s\r\nHost: t\r\n%s" % (
             path, args.version, "Connection: %s\r\n" % args.connection if args.connection else "")
@@ -124,9 +166,11 @@ def keepalive_idle(args):
         return (text + ("X-Pad: %s\r\n" % ("p" * pad) if pad > 0 else "") + "\r\n").encode()
 
     def expected(i):
+        if args.big and i == 0:
+            return "application/x-git-upload-pack-result"
         return "text/html" if args.pipeline and i % 2 else "application/json"
 
-    responses = Responses(s)
+    responses = Responses(s, slow=bool(args.big))
     if args.pipeline:
         s.sendall(b"".join(request(i) for i in range(args.requests)))
         if args.half_close:
@@ -142,7 +186,8 @@ def keepalive_idle(args):
             break
         status, headers, whole = got
         if (status.endswith(" 200 OK") and whole
-                and headers.get("content-type", "").startswith(expected(i))):
+                and headers.get("content-type", "").startswith(expected(i))
+                and (not args.big or i > 0 or responses.body_size > 4 << 20)):
             answered += 1
         said_close = "close" in headers.get("connection", "")
         if said_close:
@@ -377,6 +422,7 @@ def main():
     a.add_argument("--pipeline", action="store_true")
     a.add_argument("--size", type=int, default=0)
     a.add_argument("--half-close", action="store_true")
+    a.add_argument("--big", default="")
     a.add_argument("--seconds", type=float, default=30)
     a.set_defaults(func=keepalive_idle)
     a = sub.add_parser("hold")

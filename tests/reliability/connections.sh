@@ -10,6 +10,12 @@ TOOL="$NEARBY_SOURCE_DIR/tests/reliability/conn-tool.py"
 R="$T/srv/proj"
 make_repo "$R"
 (cd "$R" && git nearby advertise >/dev/null)
+# A branch whose clone is a pack of 8 MiB that does not compress.
+B="$T/srv/big"
+git init -q "$B"
+head -c 8388608 /dev/urandom > "$B/noise"
+git -C "$B" add noise && git -C "$B" commit -q -m noise
+(cd "$B" && git nearby advertise >/dev/null)
 
 # Under ASan freed memory sits in quarantine and would count as held: keep
 # none, so that the memory checks measure the server, not the sanitizer.
@@ -66,6 +72,12 @@ out=$(python3 "$TOOL" keepalive-idle "$PORT" --pipeline --requests 40 --size 200
 check "forty of 2,000 bytes, more than is read ahead at once ($out)" bash -c "echo '$out' | grep -Eq '^40 of 40 answered on one connection; closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --pipeline --requests 40 --size 2000)
 check "over TLS too ($out)" bash -c "echo '$out' | grep -Eq '^40 of 40 answered on one connection; closed after (1\.[89]|2\.[0-9]|3\.[0-4]) s'"
+# The answer to the clone fills the socket's buffers: the next request waits
+# for room to be answered, then is.
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --pipeline --requests 3 --big "big/$(git -C "$B" symbolic-ref --short HEAD)@$(rev "$B" HEAD)")
+check_contains "a clone read slowly, then two requests pipelined behind it" "3 of 3 answered on one connection; closed after" "$out"
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --pipeline --requests 3 --big "big/$(git -C "$B" symbolic-ref --short HEAD)@$(rev "$B" HEAD)")
+check_contains "over TLS too" "3 of 3 answered on one connection; closed after" "$out"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --pipeline --requests 4 --half-close)
 check "four from a client that says it sent all are answered, then the connection closes ($out)" bash -c "echo '$out' | grep -Eq '^4 of 4 answered on one connection; closed after 0\.[0-4] s'"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --connection close)
