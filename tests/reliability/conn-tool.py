@@ -146,7 +146,8 @@ def keepalive_idle(args):
     --pipeline (for the web page and its JSON in turn, so that an answer out
     of order does not count; each --size bytes; --half-close: then says it
     has sent all; --big REPO/BRANCH@TIP: the first a clone, read slowly
-    through a small receive buffer); then waits for the server to close the
+    through a small receive buffer); then waits (sending a TLS close_notify
+    first with --close-notify) for the server to close the
     connection, and says after how long."""
     s = connect(args.port, timeout=args.seconds, rcvbuf=16384 if args.big else 0)
     if args.tls:
@@ -195,7 +196,14 @@ def keepalive_idle(args):
     t0 = time.monotonic()
     closed = "open"
     try:
-        while time.monotonic() < deadline:
+        if args.close_notify:
+            # Says it is done, over TLS, and waits for the server's end.
+            try:
+                s.unwrap()
+            except ssl.SSLError:
+                pass
+            closed = "closed"
+        while closed == "open" and time.monotonic() < deadline:
             if not s.recv(4096):
                 closed = "closed"
                 break
@@ -423,6 +431,7 @@ def main():
     a.add_argument("--size", type=int, default=0)
     a.add_argument("--half-close", action="store_true")
     a.add_argument("--big", default="")
+    a.add_argument("--close-notify", action="store_true")
     a.add_argument("--seconds", type=float, default=30)
     a.set_defaults(func=keepalive_idle)
     a = sub.add_parser("hold")

@@ -80,6 +80,8 @@ out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --pipeline --requests 3 --big
 check_contains "over TLS too" "3 of 3 answered on one connection; closed after" "$out"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --pipeline --requests 4 --half-close)
 check "four from a client that says it sent all are answered, then the connection closes ($out)" bash -c "echo '$out' | grep -Eq '^4 of 4 answered on one connection; closed after 0\.[0-4] s'"
+out=$(python3 "$TOOL" keepalive-idle "$PORT" --tls --requests 2 --close-notify)
+check_contains "a TLS client's close_notify after its answers closes the connection at once" "2 of 2 answered on one connection; closed after 0." "$out"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --connection close)
 check_contains "a request that says Connection: close is answered so and closed" "1 of 3 answered on one connection (the last said close); closed after 0." "$out"
 out=$(python3 "$TOOL" keepalive-idle "$PORT" --version HTTP/1.0)
