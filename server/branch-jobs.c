@@ -73,6 +73,26 @@ log_walk (const char *refname, const git_oid *tip, const char *from, NearbyReach
              (g_get_monotonic_time () - start) / 1000, from);
 }
 
+/* GIT_NEARBY_TEST_AHEAD_HOLD_MS: the tests hold each walk ahead open that
+ * long before it walks (or until it is stopped), for a request to overtake
+ * it. */
+static void
+hold_for_tests (GCancellable *stop)
+{
+  const char *env = g_getenv ("GIT_NEARBY_TEST_AHEAD_HOLD_MS");
+  guint64 ms = env != NULL ? MIN (g_ascii_strtoull (env, NULL, 10), 60000) : 0;
+
+  for (guint64 i = 0; i < ms && !g_cancellable_is_cancelled (stop); i++)
+    g_usleep (1000);
+}
+
+/* A walk ahead stops with the warmer. */
+static void
+stop_too (GCancellable *cancellable, gpointer stop)
+{
+  g_cancellable_cancel (stop);
+}
+
 gboolean
 nearby_repo_has_reach (NearbyRepo *repo, const char *refname)
 {
@@ -98,6 +118,15 @@ nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, c
   if (read != NULL)
     *read = 0;
   g_mutex_lock (&repo->reach_lock);
+  /* A walk ahead to this very tip, at low priority: it stops, and this
+   * request walks at its own, unless it was done first; either way it
+   * ends soon (it looks at its cancellable every 4,096 commits). */
+  while (!ahead && repo->ahead_refname != NULL && strcmp (repo->ahead_refname, refname) == 0
+         && git_oid_equal (&repo->ahead_tip, tip))
+    {
+      g_cancellable_cancel (repo->ahead_stop);
+      g_cond_wait (&repo->ahead_done, &repo->reach_lock);
+    }
   if ((current = g_hash_table_lookup (repo->reach, refname)) != NULL)
     last = nearby_reach_ref (current);
   if (last != NULL && git_oid_equal (nearby_reach_tip (last), tip))
@@ -131,10 +160,29 @@ nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, c
       /* Ahead of the requests, at low priority: without the lock, which a
        * request must never wait for behind this walk. The set is kept if
        * no request replaced the branch's meanwhile. */
+      g_autoptr (GCancellable) stop = g_cancellable_new ();
+      gulong handler = cancellable != NULL
+                           ? g_cancellable_connect (cancellable, G_CALLBACK (stop_too), stop, NULL)
+                           : 0;
+
+      repo->ahead_refname = g_strdup (refname);
+      git_oid_cpy (&repo->ahead_tip, tip);
+      repo->ahead_stop = g_object_ref (stop);
       g_mutex_unlock (&repo->reach_lock);
-      reach = nearby_reach_new_from (git, base, tip, cancellable, error);
+      hold_for_tests (stop);
+      if (!g_cancellable_set_error_if_cancelled (stop, error))
+        reach = nearby_reach_new_from (git, base, tip, stop, error);
       log_walk (refname, tip, from, reach, start);
+      if (cancellable != NULL)
+        g_cancellable_disconnect (cancellable, handler);
+      if (reach == NULL && g_cancellable_is_cancelled (stop)
+          && !g_cancellable_is_cancelled (cancellable))
+        g_debug ("%s: the walk ahead to %s stops: a request walks it", refname,
+                 git_oid_tostr_s (tip));
       g_mutex_lock (&repo->reach_lock);
+      g_clear_pointer (&repo->ahead_refname, g_free);
+      g_clear_object (&repo->ahead_stop);
+      g_cond_broadcast (&repo->ahead_done);
       if ((kept = reach != NULL && g_hash_table_lookup (repo->reach, refname) == last))
         g_hash_table_replace (repo->reach, g_strdup (refname), nearby_reach_ref (reach));
     }

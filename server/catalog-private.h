@@ -28,6 +28,11 @@ struct _NearbyRepo
   /* branch-jobs.c */
   GMutex reach_lock; /* held by planning workers only, for @reach and its walks */
   GHashTable *reach; /* refname -> NearbyReach of its last tip */
+  /* The walk ahead in progress, if any (under @reach_lock). */
+  char *ahead_refname;
+  git_oid ahead_tip;
+  GCancellable *ahead_stop;
+  GCond ahead_done; /* signalled as it ends */
 };
 
 /* repo-watch.c: a repository opened, its opt-ins read, its config and refs
@@ -49,7 +54,9 @@ char *nearby_canonical_dir (const char *path);
  * commit-graph, another branch's; and kept. A request's walk holds the
  * repository's lock: concurrent first fetches of a new tip share one walk.
  * A walk @ahead does not (no request waits behind it) and keeps its set
- * only if no request replaced the branch's meanwhile. *@read (if not
+ * only if no request replaced the branch's meanwhile; a request for the
+ * same tip stops it and walks at its own priority, or takes its set if
+ * it was done first. *@read (if not
  * NULL) is the size of a set kept for a branch that had none, else 0. */
 NearbyReach *nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname,
                                 const git_oid *tip, gboolean ahead, GCancellable *cancellable,

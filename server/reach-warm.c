@@ -75,8 +75,14 @@ warm_repo (NearbyReachWarmer *warmer, Warm *warm)
         continue;
       reach = nearby_repo_reach (warm->repo, git, *refname, &tip, TRUE, warmer->cancellable, &read,
                                  &error);
+      /* Stopped: with the server, or for a request that walks it. */
       if (reach == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        return;
+        {
+          if (g_atomic_int_get (&warmer->stop))
+            return;
+          g_clear_error (&error);
+          continue;
+        }
       if (reach == NULL && error != NULL)
         {
           /* The request that needs it reports it. */

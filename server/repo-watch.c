@@ -37,6 +37,7 @@ nearby_repo_unref (NearbyRepo *repo)
   g_clear_pointer (&repo->opt_ins, g_ptr_array_unref);
   g_clear_pointer (&repo->reach, g_hash_table_unref);
   g_mutex_clear (&repo->reach_lock);
+  g_cond_clear (&repo->ahead_done);
   g_clear_pointer (&repo->roots, g_hash_table_unref);
   g_clear_pointer (&repo->root_walks, g_hash_table_unref);
   git_repository_free (repo->git);
@@ -349,6 +350,7 @@ nearby_repo_open (NearbyCatalog *catalog, const char *found, GError **error)
   repo->reach = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) nearby_reach_unref);
   g_mutex_init (&repo->reach_lock);
+  g_cond_init (&repo->ahead_done);
   repo->roots = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, g_free);
   repo->root_walks = g_hash_table_new_full (nearby_oid_hash, nearby_oid_equal, g_free, NULL);
   repo->ref_monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, drop_monitor);

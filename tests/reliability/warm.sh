@@ -115,4 +115,19 @@ check_eq "cleanly" 0 "$?"
 SERVER_PID=""
 check_eq "and said nothing alarming" "" "$(grep -E 'CRITICAL|WARNING|ERROR|leak' "$T/server.log")"
 
+# A fetch that comes while its tip is walked ahead (held open here) does
+# not wait behind that low-priority walk, nor walk beside it: the walk
+# ahead stops, and the fetch walks once, at its own priority.
+GIT_NEARBY_TEST_AHEAD_HOLD_MS=20000 start_server "$T/srv" || { not_ok "server restarts"; done_testing; exit 1; }
+held () { grep -q "one walk of the history of [0-9a-f]* starts" "$T/server.log"; }
+check "a walk ahead begins" wait_for held
+TIP=$(grep -o "one walk of the history of [0-9a-f]* starts" "$T/server.log" | head -n 1 | awk '{ print $7 }')
+B=$(git -C "$R" for-each-ref --points-at "$TIP" --format '%(refname:short)' refs/heads | grep -vx secret | head -n 1)
+t0=$(date +%s%N)
+check "a fetch of its branch ($B) meanwhile gets its pack" fetch_new "long/$B" "$TIP" "$(rev "$R" "$B~5")"
+t1=$(date +%s%N)
+check "without waiting for the walk ahead ($(((t1 - t0) / 1000000)) ms; it is held 20 s)" test $((t1 - t0)) -lt 10000000000
+check "which stopped for it" grep -q "the walk ahead to $TIP stops: a request walks it" "$T/server.log"
+check_eq "one walk of that tip was made" 1 "$(grep -c "commits reachable from $TIP (" "$T/server.log")"
+
 done_testing
