@@ -73,19 +73,6 @@ log_walk (const char *refname, const git_oid *tip, const char *from, NearbyReach
              (g_get_monotonic_time () - start) / 1000, from);
 }
 
-/* GIT_NEARBY_TEST_AHEAD_HOLD_MS: the tests hold each walk ahead open that
- * long before it walks (or until it is stopped), for a request to overtake
- * it. */
-static void
-hold_for_tests (GCancellable *stop)
-{
-  const char *env = g_getenv ("GIT_NEARBY_TEST_AHEAD_HOLD_MS");
-  guint64 ms = env != NULL ? MIN (g_ascii_strtoull (env, NULL, 10), 60000) : 0;
-
-  for (guint64 i = 0; i < ms && !g_cancellable_is_cancelled (stop); i++)
-    g_usleep (1000);
-}
-
 /* A walk ahead stops with the warmer. */
 static void
 stop_too (GCancellable *cancellable, gpointer stop)
@@ -169,9 +156,7 @@ nearby_repo_reach (NearbyRepo *repo, git_repository *git, const char *refname, c
       git_oid_cpy (&repo->ahead_tip, tip);
       repo->ahead_stop = g_object_ref (stop);
       g_mutex_unlock (&repo->reach_lock);
-      hold_for_tests (stop);
-      if (!g_cancellable_set_error_if_cancelled (stop, error))
-        reach = nearby_reach_new_from (git, base, tip, stop, error);
+      reach = nearby_reach_new_from (git, base, tip, stop, error);
       log_walk (refname, tip, from, reach, start);
       if (cancellable != NULL)
         g_cancellable_disconnect (cancellable, handler);

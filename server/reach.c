@@ -284,6 +284,22 @@ builder_read (Builder *b, git_odb *odb, const git_oid *oid, gboolean tip, Nearby
   return TRUE;
 }
 
+/* Whether a walk that can be stopped (every 4,096 commits) is, here. The
+ * tests hold a walk ahead open at its first such point
+ * (GIT_NEARBY_TEST_AHEAD_HOLD_MS) or until it is stopped, for a request
+ * to overtake it. */
+static gboolean
+walk_stops (GCancellable *cancellable, guint steps)
+{
+  const char *env
+      = steps == 4096 && cancellable != NULL ? g_getenv ("GIT_NEARBY_TEST_AHEAD_HOLD_MS") : NULL;
+  guint64 ms = env != NULL ? MIN (g_ascii_strtoull (env, NULL, 10), 60000) : 0;
+
+  for (guint64 i = 0; i < ms && !g_cancellable_is_cancelled (cancellable); i++)
+    g_usleep (1000);
+  return g_cancellable_is_cancelled (cancellable);
+}
+
 /* Reads every commit reachable from @tip, down to those of @stop and to
  * those @graph has (NULL: none), whose positions go to @in_graph: what
  * they lead to is all in the graph. */
@@ -307,7 +323,8 @@ builder_walk (Builder *b, git_odb *odb, NearbyCommitGraph *graph, GArray *in_gra
       git_oid oid = g_array_index (b->stack, git_oid, b->stack->len - 1);
 
       g_array_set_size (b->stack, b->stack->len - 1);
-      if (++steps % 4096 == 0 && g_cancellable_set_error_if_cancelled (cancellable, error))
+      if (++steps % 4096 == 0 && walk_stops (cancellable, steps)
+          && g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
       if (g_hash_table_contains (b->index, &oid))
         continue; /* pushed twice: two children read before it was */
@@ -431,10 +448,13 @@ graph_index (const git_oid *id, gpointer data)
 
 /* The commits @b read, then those of @graph reachable from @in_graph
  * (positions), in the graph's order, which is by id: so is their index,
- * at no cost. NULL if the graph says something impossible. */
+ * at no cost. NULL if the graph says something impossible, or once
+ * @cancellable is (it is looked at every 4,096 commits). */
 static NearbyReach *
-graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_oid *tip)
+graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_oid *tip,
+              GCancellable *cancellable)
 {
+  guint steps = 0;
   guint32 n_graph = nearby_commit_graph_size (graph);
   g_autofree guint32 *index_of_pos = g_new (guint32, n_graph);
   g_autofree guint8 *seen = g_new0 (guint8, n_graph);
@@ -460,6 +480,8 @@ graph_finish (Builder *b, NearbyCommitGraph *graph, GArray *in_graph, const git_
     {
       guint32 pos = g_array_index (stack, guint32, stack->len - 1);
 
+      if (++steps % 4096 == 0 && walk_stops (cancellable, steps))
+        return NULL;
       g_array_set_size (stack, stack->len - 1);
       g_array_set_size (parents, 0);
       if (!nearby_commit_graph_parents (graph, pos, parents))
@@ -609,10 +631,12 @@ reach_walk (git_repository *repo, NearbyReach *base, const git_oid *tip, gboolea
     }
   if (in_graph->len > 0)
     {
-      NearbyReach *reach = graph_finish (&b, graph, in_graph, tip);
+      NearbyReach *reach = graph_finish (&b, graph, in_graph, tip, cancellable);
 
       if (reach != NULL)
         return reach;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
       g_debug ("%s: its commit-graph is inconsistent; reading every commit",
                git_repository_commondir (repo));
       builder_clear (&b);
