@@ -820,9 +820,21 @@ def main():
     loads = negotiation_requests(tip, since, have_one, haves)
     moves = 0
 
-    nearby = Nearby(args.build, root, work)
-    servers = [nearby, NearbyTls(nearby), Daemon(root, work), HttpBackend(root, work),
-               HttpBackend(root, work, tls=True)]
+    # Each started at once; those started are stopped if a later one fails
+    # to start (lighttpd missing, say), as they are at the end.
+    servers = []
+    try:
+        nearby = Nearby(args.build, root, work)
+        servers.append(nearby)
+        for make in (lambda: NearbyTls(nearby), lambda: Daemon(root, work),
+                     lambda: HttpBackend(root, work), lambda: HttpBackend(root, work, tls=True)):
+            servers.append(make())
+    except BaseException:
+        for s in servers:
+            s.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     results = {s.name: {} for s in servers}
 
     def record(server, key, value):
